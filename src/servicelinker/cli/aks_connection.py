@@ -1,0 +1,7 @@
+"""`servicelinker aks connection ...`: mirrors `az aks connection`."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Commands to manage AKS connections.", no_args_is_help=True)

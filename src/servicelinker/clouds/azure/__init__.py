@@ -1,0 +1,1 @@
+"""servicelinker.clouds.azure."""
