@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from servicelinker.cli import aks_connection, devstack
+from servicelinker.cli import aks_connection
+from servicelinker.cli import devstack as devstack_cli
 
 app = typer.Typer(
     name="servicelinker",
@@ -15,7 +16,7 @@ app = typer.Typer(
 aks_app = typer.Typer(help="Manage Azure Kubernetes Service connections (mirrors `az aks`).", no_args_is_help=True)
 aks_app.add_typer(aks_connection.app, name="connection")
 app.add_typer(aks_app, name="aks")
-app.add_typer(devstack.app, name="devstack")
+app.add_typer(devstack_cli.app, name="devstack")
 
 
 def main() -> None:

@@ -74,10 +74,11 @@ def spawn(
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
-    kwargs: dict[str, object] = {}
+    uid: int | None = None
+    gid: int | None = None
     if user is not None and os.geteuid() == 0:
         pw = pwd.getpwnam(user)
-        kwargs = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+        uid, gid = pw.pw_uid, pw.pw_gid
         full_env["HOME"] = pw.pw_dir
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -88,7 +89,9 @@ def spawn(
             env=full_env,
             cwd=str(cwd) if cwd else None,
             start_new_session=True,
-            **kwargs,  # type: ignore[arg-type]
+            user=uid,
+            group=gid,
+            extra_groups=[] if uid is not None else None,
         )
     ticks = None
     for _ in range(50):
