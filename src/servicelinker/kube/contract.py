@@ -1,0 +1,94 @@
+"""The contract between the engine and the operator: the ServiceConnection custom resource, its companion
+credential Secret, and the labels and annotations put on what the operator writes.
+
+The engine writes a ServiceConnection (and, for credential values, a companion Secret) into `sc-system`; the
+operator turns it into the Secret `sc-<name>-secret` (and for workload identity the ServiceAccount
+`sc-account-<clientId>`) in the connection's namespace. Credentials never sit in the custom resource itself:
+custom resources are readable more widely than Secrets, and they show up in `kubectl get -o yaml`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GROUP = "servicelinker.io"
+VERSION = "v1"
+KIND = "ServiceConnection"
+PLURAL = "serviceconnections"
+API_VERSION = f"{GROUP}/{VERSION}"
+SYSTEM_NAMESPACE = "sc-system"
+EXTENSION_NAME = "sc-extension"
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "servicelinker"
+CONNECTION_ID_ANNOTATION = "servicelinker.io/connection-id"
+CONNECTION_REF_ANNOTATION = "servicelinker.io/service-connection"  # "<namespace>/<name>" of the custom resource
+WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
+WORKLOAD_IDENTITY_TENANT_ID_ANNOTATION = "azure.workload.identity/tenant-id"
+
+#: The operator's liveness signal: a coordination.k8s.io Lease in sc-system renewed every HEARTBEAT_SECONDS.
+HEARTBEAT_LEASE = "sc-operator-heartbeat"
+HEARTBEAT_SECONDS = 10
+#: A ConfigMap in sc-system where `operator sync --once` (the sc-job) records its last result.
+SYNC_STATUS_CONFIGMAP = "sc-job-status"
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+class ConfigurationEntry(_Camel):
+    """One key of the delivered Secret. Non-credential values are inline; credential values are read from the
+    companion Secret under `secret_key`."""
+
+    name: str
+    value: str | None = None
+    secret_key: str | None = Field(default=None, alias="secretKey")
+
+
+class ServiceAccountSpec(_Camel):
+    name: str
+    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class ServiceConnectionSpec(_Camel):
+    connection_id: str = Field(alias="connectionId")
+    connection_name: str = Field(alias="connectionName")
+    target_namespace: str = Field(alias="targetNamespace")
+    secret_name: str = Field(alias="secretName")
+    configurations: list[ConfigurationEntry] = Field(default_factory=list)
+    credentials_secret_name: str | None = Field(default=None, alias="credentialsSecretName")
+    service_account: ServiceAccountSpec | None = Field(default=None, alias="serviceAccount")
+    #: Retain (Azure's behaviour: objects stay after the connection is deleted) or Delete (clean up).
+    deletion_policy: Literal["Retain", "Delete"] = Field(default="Retain", alias="deletionPolicy")
+
+
+class Condition(_Camel):
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str = ""
+    last_transition_time: str | None = Field(default=None, alias="lastTransitionTime")
+    observed_generation: int | None = Field(default=None, alias="observedGeneration")
+
+
+class ServiceConnectionStatus(_Camel):
+    observed_generation: int | None = Field(default=None, alias="observedGeneration")
+    conditions: list[Condition] = Field(default_factory=list)
+    secret_ref: str | None = Field(default=None, alias="secretRef")
+    service_account_ref: str | None = Field(default=None, alias="serviceAccountRef")
+    last_sync_time: str | None = Field(default=None, alias="lastSyncTime")
+
+
+def resource_name(connection_name: str, source_id_hash: str) -> str:
+    """The custom resource's name: lowercased alphanumerics of the connection name plus a short hash of the
+    source cluster id, so two clusters sharing one API server (or a re-created cluster) never collide."""
+    alnum = "".join(ch for ch in connection_name.lower() if ch.isalnum())[:50] or "connection"
+    return f"{alnum}-{source_id_hash[:8]}"
+
+
+def credentials_secret_name(resource: str) -> str:
+    return f"{resource}-credentials"
