@@ -1,0 +1,129 @@
+"""The real `helm` binary, run as a subprocess: install/upgrade, status and uninstall of a release.
+
+Helm's own messages are kept verbatim in `HelmError.message` (Azure surfaces Helm's text too); values are passed
+in a file, never on the command line, so they never show up in `ps` or in error text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+
+class HelmError(RuntimeError):
+    def __init__(self, action: str, message: str) -> None:
+        super().__init__(f"helm {action} failed: {message}")
+        self.action = action
+        self.message = message
+
+
+class ReleaseStatus(BaseModel):
+    name: str
+    namespace: str
+    revision: int
+    status: str  # deployed, failed, pending-install, pending-upgrade, ...
+    chart_version: str
+    app_version: str
+    description: str = ""
+    last_deployed: str = ""
+
+
+def helm_binary() -> str:
+    """SL_HELM, else the dev-stack cache, else helm on PATH."""
+    explicit = os.environ.get("SL_HELM")
+    if explicit:
+        return explicit
+    cache = Path(os.environ.get("SL_CACHE_DIR", Path.home() / ".cache" / "servicelinker"))
+    cached = Path(os.environ.get("SL_BIN_DIR", cache / "bin")) / "helm"
+    if cached.exists():
+        return str(cached)
+    found = shutil.which("helm")
+    if not found:
+        raise HelmError("lookup", "helm not found: install Helm 3 or run scripts/setup (it builds one into the cache)")
+    return found
+
+
+class Helm:
+    def __init__(self, kubeconfig: str, binary: str | None = None) -> None:
+        self.kubeconfig = kubeconfig
+        self.binary = binary or helm_binary()
+
+    def _run(self, action: str, *args: str, timeout: float = 600) -> str:
+        with tempfile.TemporaryDirectory(prefix="sl-helm-") as home:
+            env = {
+                **os.environ,
+                "KUBECONFIG": self.kubeconfig,
+                "HELM_CACHE_HOME": f"{home}/cache",
+                "HELM_CONFIG_HOME": f"{home}/config",
+                "HELM_DATA_HOME": f"{home}/data",
+            }
+            try:
+                proc = subprocess.run(
+                    [self.binary, action, *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise HelmError(action, f"timed out after {timeout:.0f}s") from exc
+        if proc.returncode != 0:
+            raise HelmError(action, (proc.stderr or proc.stdout).strip().removeprefix("Error: "))
+        return proc.stdout
+
+    def status(self, release: str, namespace: str) -> ReleaseStatus | None:
+        try:
+            out = self._run("status", release, "-n", namespace, "-o", "json")
+        except HelmError as exc:
+            if "not found" in exc.message:
+                return None
+            raise
+        data = json.loads(out)
+        chart = data.get("chart", {}).get("metadata", {}) if "chart" in data else {}
+        info = data.get("info", {})
+        return ReleaseStatus(
+            name=data["name"],
+            namespace=data.get("namespace", namespace),
+            revision=int(data.get("version", 0)),
+            status=info.get("status", "unknown"),
+            chart_version=chart.get("version", ""),
+            app_version=chart.get("appVersion", ""),
+            description=info.get("description", ""),
+            last_deployed=info.get("last_deployed", ""),
+        )
+
+    def upgrade_install(
+        self,
+        release: str,
+        chart: str,
+        namespace: str,
+        values: dict[str, Any],
+        *,
+        wait: bool = False,
+        timeout_seconds: int = 300,
+    ) -> ReleaseStatus:
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="sl-values-") as vf:
+            vf.write(yaml.safe_dump(values))
+            vf.flush()
+            args = [release, chart, "-n", namespace, "--create-namespace", "--install", "-f", vf.name]
+            args += ["--timeout", f"{timeout_seconds}s", "--history-max", "5"]
+            if wait:
+                args += ["--wait", "--wait-for-jobs"]
+            self._run("upgrade", *args, timeout=timeout_seconds + 60)
+        status = self.status(release, namespace)
+        if status is None:
+            raise HelmError("upgrade", f"release {release} not found after install")
+        return status
+
+    def uninstall(self, release: str, namespace: str) -> bool:
+        try:
+            self._run("uninstall", release, "-n", namespace, "--wait")
+        except HelmError as exc:
+            if "not found" in exc.message:
+                return False
+            raise
+        return True
