@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import time
 import uuid
@@ -18,8 +19,7 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
-from lightkube.resources.authentication_v1 import TokenRequest
-from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret, ServiceAccount
+from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret, ServiceAccount, ServiceAccountToken
 
 from servicelinker.devstack.config import StackConfig
 
@@ -99,16 +99,19 @@ def test_crd_and_custom_object(client: Client, namespace: str) -> None:
 
 def test_token_request_verifies_against_issuer_jwks(client: Client, kube: dict[str, Any], namespace: str) -> None:
     client.create(ServiceAccount(metadata=ObjectMeta(name="workload")), namespace=namespace)
-    req = TokenRequest(spec=TokenRequestSpec(audiences=[AUDIENCE], expirationSeconds=3600))
+    req = ServiceAccountToken(
+        metadata=ObjectMeta(name="workload"), spec=TokenRequestSpec(audiences=[AUDIENCE], expirationSeconds=3600)
+    )
     resp = client.create(req, "workload", namespace=namespace)
     assert resp.status is not None
     token = resp.status.token
 
     # The issuer's discovery document and JWKS are public, as an AKS OIDC issuer's are: no credentials here.
     issuer = kube["issuer"]
-    discovery = httpx.get(f"{issuer}/.well-known/openid-configuration", verify=kube["caCert"]).json()
+    tls = ssl.create_default_context(cafile=kube["caCert"])
+    discovery = httpx.get(f"{issuer}/.well-known/openid-configuration", verify=tls).json()
     assert discovery["issuer"] == issuer
-    jwks = httpx.get(discovery["jwks_uri"], verify=kube["caCert"]).json()
+    jwks = httpx.get(discovery["jwks_uri"], verify=tls).json()
     header = jwt.get_unverified_header(token)
     key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
     claims = jwt.decode(token, jwt.PyJWK(key).key, algorithms=[header["alg"]], audience=AUDIENCE, issuer=issuer)

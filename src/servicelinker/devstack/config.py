@@ -11,21 +11,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from servicelinker import paths
+
 HOST = "127.0.0.1"
-
-
-def _default_state_dir() -> Path:
-    env = os.environ.get("SL_STATE_DIR")
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".local" / "state" / "servicelinker" / "devstack"
-
-
-def _default_cache_dir() -> Path:
-    env = os.environ.get("SL_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "servicelinker"
 
 
 def _port_base() -> int:
@@ -53,8 +41,8 @@ class Ports(BaseModel):
 
 
 class StackConfig(BaseModel):
-    state_dir: Path = Field(default_factory=_default_state_dir)
-    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    state_dir: Path = Field(default_factory=paths.state_dir)
+    cache_dir: Path = Field(default_factory=paths.cache_dir)
     ports: Ports = Field(default_factory=Ports)
 
     @property
@@ -69,6 +57,10 @@ class StackConfig(BaseModel):
     @property
     def kubeconfig(self) -> Path:
         return self.state_dir / "kube" / "admin.kubeconfig"
+
+    @property
+    def inventory(self) -> Path:
+        return paths.inventory_file(self.state_dir)
 
     def service_dir(self, name: str) -> Path:
         return self.state_dir / name
