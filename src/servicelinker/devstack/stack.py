@@ -16,8 +16,18 @@ from servicelinker.devstack import process
 from servicelinker.devstack.base import Health, Service
 from servicelinker.devstack.config import StackConfig
 
-#: Start order. Kubernetes first (the slowest), data services after.
-SERVICE_NAMES: tuple[str, ...] = ("kube", "postgres", "mariadb", "redis", "azurite", "keyvault")
+#: Start order. Kubernetes first, data services after, then the out-of-cluster operator, and last the
+#: registration of everything as local-cloud resources (which reads the others' descriptions).
+SERVICE_NAMES: tuple[str, ...] = (
+    "kube",
+    "postgres",
+    "mariadb",
+    "redis",
+    "azurite",
+    "keyvault",
+    "operator",
+    "localcloud",
+)
 
 
 def service(name: str) -> Service:
@@ -53,7 +63,7 @@ def up(cfg: StackConfig | None = None, only: Sequence[str] | None = None) -> dic
     for name in _selected(only):
         svc = service(name)
         current = desc["services"].get(name)
-        if current is not None and svc.health(cfg, current).healthy:
+        if current is not None and name != "localcloud" and svc.health(cfg, current).healthy:
             continue
         t0 = time.monotonic()
         try:

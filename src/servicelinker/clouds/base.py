@@ -1,0 +1,74 @@
+"""The Cloud port: what the engine needs from Azure, in ARM terms, so that real Azure and the local cloud fit.
+
+Every method is idempotent and raises `ArmError` with Azure's codes. Secrets returned here (keys, passwords) stay
+inside the engine: they go into the companion credential Secret and the sealed store, never into output.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from servicelinker.catalog.configuration import TargetFacts
+from servicelinker.catalog.targets import Target
+
+OperatorMode = Literal["in-cluster", "external"]
+
+
+class AddonProfile(BaseModel):
+    enabled: bool = False
+    identity_client_id: str | None = None
+    identity_object_id: str | None = None
+    identity_resource_id: str | None = None
+
+
+class ClusterInfo(BaseModel):
+    id: str
+    location: str
+    provisioning_state: str
+    kubeconfig: str = Field(repr=False)  # a file path; the file holds credentials
+    oidc_issuer_enabled: bool = False
+    oidc_issuer_url: str | None = None
+    workload_identity_enabled: bool = False
+    addons: dict[str, AddonProfile] = Field(default_factory=dict)
+    outbound_ips: list[str] = Field(default_factory=list)
+    #: "external" where no kubelet runs the extension's pods (the dev stack): the operator runs as a process.
+    operator_mode: OperatorMode = "in-cluster"
+
+
+class FirewallState(BaseModel):
+    """Whether the target admits the cluster's outbound IPs, and whether that is enforced by the server."""
+
+    rule_name: str
+    admitted: bool
+    enforceable: bool
+    detail: str
+
+
+class Cloud(Protocol):
+    name: str
+    tenant_id: str
+
+    def resource_exists(self, resource_id: str) -> bool: ...
+
+    def provider_state(self, subscription_id: str, namespace: str) -> str: ...
+
+    def check_access(self, scope: str, action: str) -> None:
+        """Raise AuthorizationFailed (ARM's text) when the caller may not perform `action` on `scope`."""
+        ...
+
+    def get_cluster(self, cluster_id: str) -> ClusterInfo: ...
+
+    def target_facts(self, target: Target, target_id: str, secret_name: str | None = None) -> TargetFacts:
+        """Endpoints, ports, keys of the target read from the service itself (a missing database is an error)."""
+        ...
+
+    def ensure_firewall_rule(self, target: Target, target_id: str, ips: list[str], connection_id: str) -> FirewallState:
+        ...
+
+    def release_firewall_rule(self, target: Target, target_id: str, ips: list[str], connection_id: str) -> None: ...
+
+    def check_firewall(self, target: Target, target_id: str, ips: list[str]) -> FirewallState: ...
+
+    def describe(self) -> dict[str, Any]: ...
