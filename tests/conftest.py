@@ -8,6 +8,7 @@ the services started, for quick local iterations on one service; CI starts all o
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +16,14 @@ from typing import Any
 
 import pytest
 
-from servicelinker.devstack import stack
+from servicelinker.devstack import postgres, stack
 from servicelinker.devstack.config import Ports, StackConfig
+
+TEMP_PREFIX = "sl-test-stack-"
 
 
 def _test_config() -> StackConfig:
-    state = os.environ.get("SL_TEST_STATE_DIR") or tempfile.mkdtemp(prefix="sl-test-stack-")
+    state = os.environ.get("SL_TEST_STATE_DIR") or tempfile.mkdtemp(prefix=TEMP_PREFIX)
     base = int(os.environ.get("SL_TEST_PORT_BASE", "28000"))
     old = os.environ.get("SL_PORT_BASE")
     os.environ["SL_PORT_BASE"] = str(base)
@@ -49,3 +52,6 @@ def devstack(stack_config: StackConfig) -> Iterator[dict[str, Any]]:
         yield desc
     finally:
         stack.down(stack_config)
+        if stack_config.state_dir.name.startswith(TEMP_PREFIX):  # ours: leave no data behind
+            postgres.remove_private_data(stack_config)
+            shutil.rmtree(stack_config.state_dir, ignore_errors=True)

@@ -42,12 +42,13 @@ DATABASE = "postgres"
 START_TIMEOUT = 60.0
 
 HBA = f"""# Written by servicelinker's dev stack when the cluster was created.
-# The local cloud appends firewall rules (host lines) here and calls postgres.reload().
+# Over TCP only the admin is admitted; every other user needs a firewall rule, which the local cloud writes
+# into its managed block below (as Azure's server firewall admits only listed IPs) and then reloads the server.
 # The local line trusts the bootstrap superuser on the unix socket, whose directory (mode 0700, owned by the
 # server's OS user) only that OS user and root can enter: socket access is the credential.
 # TYPE  DATABASE  USER      ADDRESS        METHOD
 local   all       {SUPERUSER}                  trust
-host    all       all       127.0.0.1/32   scram-sha-256
+host    all       {ADMIN_USER}   127.0.0.1/32   scram-sha-256
 """
 
 

@@ -187,5 +187,7 @@ def tail(path: str, lines: int = 20) -> str:
 def write_json(path: Path, data: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the stack's passwords
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(data, indent=2))
     tmp.replace(path)

@@ -1,0 +1,53 @@
+"""ARM-shaped errors of the local cloud, with Azure's wording."""
+
+from __future__ import annotations
+
+from servicelinker.model.errors import ArmError, ErrorCode
+
+
+def _type_and_name(resource_id: str) -> tuple[str, str, str]:
+    """('Microsoft.DBforPostgreSQL/flexibleServers/databases', 'sl-postgres/appdb', resource group) of an id."""
+    parts = resource_id.strip("/").split("/")
+    rg = parts[3] if len(parts) > 3 and parts[2].lower() == "resourcegroups" else ""
+    try:
+        i = [p.lower() for p in parts].index("providers")
+    except ValueError:
+        return "", resource_id, rg
+    rest = parts[i + 1 :]
+    namespace, pairs = rest[0], rest[1:]
+    types = [namespace, *pairs[0::2]]
+    names = pairs[1::2]
+    return "/".join(types), "/".join(names), rg
+
+
+def not_found(resource_id: str, remedy: str | None = None) -> ArmError:
+    rtype, name, rg = _type_and_name(resource_id)
+    return ArmError(
+        ErrorCode.RESOURCE_NOT_FOUND,
+        f"The Resource '{rtype}/{name}' under resource group '{rg}' was not found. "
+        "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+        target=resource_id,
+        remedy=remedy or "Check the resource group and name, or create the resource first.",
+    )
+
+
+def authorization_failed(principal: str, action: str, scope: str) -> ArmError:
+    return ArmError(
+        ErrorCode.AUTHORIZATION_FAILED,
+        f"The client '{principal}' with object id '{principal}' does not have authorization to perform action "
+        f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh "
+        "your credentials.",
+        target=scope,
+        remedy=f"Ask an owner of the scope to grant a role that allows {action} (e.g. Contributor), or on the local "
+        f"cloud: `servicelinker local role assign --assignee {principal} --role Contributor --scope {scope}`.",
+    )
+
+
+def service_unavailable(resource_id: str, what: str, reason: str) -> ArmError:
+    return ArmError(
+        "ServiceUnavailable",
+        f"The {what} behind '{resource_id}' could not be reached: {reason}",
+        target=resource_id,
+        remedy="Start it (`servicelinker devstack up`) and check `servicelinker devstack status`.",
+        status=503,
+    )
