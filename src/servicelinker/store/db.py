@@ -30,6 +30,8 @@ class LinkerRow(Base):
     name: Mapped[str] = mapped_column(String(256))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)  # LinkerResource as returned by GET (no secrets)
     sealed_secrets: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: The delivered configurations with credential values blanked (what list-configuration returns).
+    configurations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     provisioning_state: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -45,6 +47,7 @@ class OperationRow(Base):
     status: Mapped[str] = mapped_column(String(32))  # Accepted, Running, Succeeded, Failed, Canceled
     start_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     end_time: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # e.g. {"cleanup": true} for a delete
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -31,6 +31,7 @@ class StoredLinker(BaseModel):
     body: dict[str, Any]
     secrets: dict[str, str] = Field(default_factory=dict, repr=False)
     provisioning_state: str
+    configurations: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class Step(BaseModel):
@@ -47,6 +48,7 @@ class Operation(BaseModel):
     resource_id: str
     kind: str
     status: str
+    params: dict[str, Any] = Field(default_factory=dict)
     start_time: dt.datetime
     end_time: dt.datetime | None = None
     steps: list[Step] = Field(default_factory=list)
@@ -92,6 +94,7 @@ class Store:
             body=row.body,
             secrets=secrets,
             provisioning_state=row.provisioning_state,
+            configurations=row.configurations or [],
         )
 
     def get_linker(self, linker_id: str) -> StoredLinker | None:
@@ -105,7 +108,14 @@ class Store:
             return [self._to_linker(r) for r in rows]
 
     def put_linker(
-        self, linker_id: str, source_id: str, name: str, body: dict[str, Any], secrets: dict[str, str], state: str
+        self,
+        linker_id: str,
+        source_id: str,
+        name: str,
+        body: dict[str, Any],
+        secrets: dict[str, str],
+        state: str,
+        configurations: list[dict[str, Any]] | None = None,
     ) -> StoredLinker:
         sealed = self._box.seal(json.dumps(secrets)) if secrets else None
         with self.session() as s, s.begin():
@@ -116,9 +126,24 @@ class Store:
             row.body = body
             row.sealed_secrets = sealed
             row.provisioning_state = state
+            if configurations is not None:
+                row.configurations = configurations
+            kept = row.configurations or []
         return StoredLinker(
-            id=linker_id, source_id=source_id, name=name, body=body, secrets=secrets, provisioning_state=state
+            id=linker_id,
+            source_id=source_id,
+            name=name,
+            body=body,
+            secrets=secrets,
+            provisioning_state=state,
+            configurations=kept,
         )
+
+    def set_configurations(self, linker_id: str, configurations: list[dict[str, Any]]) -> None:
+        with self.session() as s, s.begin():
+            row = s.get(LinkerRow, _key(linker_id))
+            if row is not None:
+                row.configurations = configurations
 
     def set_linker_state(self, linker_id: str, state: str) -> None:
         with self.session() as s, s.begin():
@@ -154,6 +179,7 @@ class Store:
             resource_id=row.resource_id,
             kind=row.kind,
             status=row.status,
+            params=row.params or {},
             start_time=row.start_time,
             end_time=row.end_time,
             steps=[Step.model_validate(s) for s in row.steps or []],
@@ -161,12 +187,13 @@ class Store:
             result=row.result,
         )
 
-    def new_operation(self, resource_id: str, kind: str) -> Operation:
+    def new_operation(self, resource_id: str, kind: str, params: dict[str, Any] | None = None) -> Operation:
         row = OperationRow(
             id=str(uuid.uuid4()),
             resource_key=_key(resource_id),
             resource_id=resource_id,
             kind=kind,
+            params=params or {},
             status="Accepted",
             start_time=utcnow(),
             steps=[],

@@ -1,0 +1,159 @@
+"""validate: real checks where Azure's AKS validation "is always success" (reference §6.1, §7 item 7).
+
+Each check is one ValidateOperationResult item, with Azure's item names where Azure has one:
+target existence, target firewall, configured connection information (the Secret in the namespace holds exactly
+what the connection delivers), plus ours: the extension's health and a live connection test that reaches the
+target with the values the workload reads. A check that cannot be made here says so (`warning`), never success.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from lightkube import ApiError, Client
+from lightkube.resources.core_v1 import Secret
+
+from servicelinker.catalog import naming
+from servicelinker.catalog.targets import Target, check_supported
+from servicelinker.clouds.base import Cloud, ClusterInfo
+from servicelinker.kube import connections as kconn
+from servicelinker.kube import contract, extension
+from servicelinker.model.errors import ArmError
+from servicelinker.model.linker import LinkerResource, ValidateOperationResult, ValidateResult, ValidationResultItem
+from servicelinker.probes.live import probe
+
+TARGET_EXISTENCE = "Target resource existence validated."
+TARGET_FIREWALL = "Target service firewall validated."
+CONFIGURED_INFO = "Configured connection information validated."
+EXTENSION_HEALTH = "Kubernetes extension validated."
+LIVE_CONNECTION = "Connection to target validated."
+
+
+def _item(name: str, result: str, message: str | None = None, code: str | None = None) -> ValidationResultItem:
+    return ValidationResultItem(name=name, description=message if result == "success" else None, result=result,
+                                error_message=None if result == "success" else message, error_code=code)  # fmt: skip
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def expected_secret_data(kc: Client, resource_name: str) -> dict[str, str] | None:
+    """What the workload's Secret must hold: the ServiceConnection's inline values plus its companion's."""
+    cr = kconn.get(kc, resource_name)
+    if cr is None:
+        return None
+    spec = contract.ServiceConnectionSpec.model_validate(cr["spec"])
+    credentials: dict[str, str] = {}
+    if spec.credentials_secret_name:
+        try:
+            companion = kc.get(Secret, spec.credentials_secret_name, namespace=contract.SYSTEM_NAMESPACE)
+            credentials = {k: base64.b64decode(v).decode() for k, v in (companion.data or {}).items()}
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise
+    return {
+        e.name: e.value if e.value is not None else credentials.get(e.secret_key or "", "") for e in spec.configurations
+    }
+
+
+class Validator:
+    def __init__(self, cloud: Cloud, kube: Callable[[ClusterInfo], Client]) -> None:
+        self.cloud = cloud
+        self.kube = kube
+
+    def run(self, linker_id: str, name: str, source_id: str, resource: LinkerResource) -> dict[str, Any]:
+        start = _now()
+        props = resource.properties
+        target = check_supported(props)
+        items: list[ValidationResultItem] = []
+        cluster = self.cloud.get_cluster(source_id)
+        items.append(self._existence(target, props.target_id))
+        items.append(self._firewall(target, props.target_id, cluster))
+        items.append(self._extension(cluster))
+        delivered, configured = self._configured(cluster, linker_id, name, props.scope or "default")
+        items.append(configured)
+        items.append(self._live(target, delivered))
+        available = all(i.result != "failure" for i in items)
+        result = ValidateOperationResult(
+            resource_id=linker_id,
+            status="Succeeded",
+            properties=ValidateResult(
+                linker_name=name,
+                is_connection_available=available,
+                report_start_time_utc=start,
+                report_end_time_utc=_now(),
+                source_id=source_id,
+                target_id=props.target_id,
+                auth_type=props.auth_info.auth_type if props.auth_info else None,
+                validation_detail=items,
+            ),
+        )
+        return result.response_dump()
+
+    def _existence(self, target: Target, target_id: str | None) -> ValidationResultItem:
+        if not target_id:
+            return _item(TARGET_EXISTENCE, "warning", "The target has no Azure resource id to check.")
+        try:
+            self.cloud.target_facts(target, target_id)
+        except ArmError as exc:
+            return _item(TARGET_EXISTENCE, "failure", str(exc), exc.code)
+        return _item(TARGET_EXISTENCE, "success", f"{target_id} exists.")
+
+    def _firewall(self, target: Target, target_id: str | None, cluster: ClusterInfo) -> ValidationResultItem:
+        if not target_id or not cluster.outbound_ips:
+            return _item(TARGET_FIREWALL, "warning", "No firewall to check (no target id or no outbound IP).")
+        try:
+            state = self.cloud.check_firewall(target, target_id, cluster.outbound_ips)
+        except ArmError as exc:
+            return _item(TARGET_FIREWALL, "failure", str(exc), exc.code)
+        if not state.admitted:
+            return _item(TARGET_FIREWALL, "failure", state.detail + " Update the connection to restore the rule.",
+                         "FirewallRuleMissing")  # fmt: skip
+        if not state.enforceable:
+            return _item(TARGET_FIREWALL, "warning", state.detail, "FirewallNotEnforceable")
+        return _item(TARGET_FIREWALL, "success", state.detail)
+
+    def _extension(self, cluster: ClusterInfo) -> ValidationResultItem:
+        status = extension.status(cluster.kubeconfig, cluster.id, cluster.operator_mode)
+        if status.healthy:
+            return _item(EXTENSION_HEALTH, "success", "; ".join(s.message for s in status.statuses))
+        bad = "; ".join(s.message for s in status.statuses if s.level == "Error") or status.provisioning_state
+        return _item(EXTENSION_HEALTH, "failure", bad, "ExtensionUnhealthy")
+
+    def _configured(
+        self, cluster: ClusterInfo, linker_id: str, name: str, namespace: str
+    ) -> tuple[dict[str, str] | None, ValidationResultItem]:
+        secret = naming.secret_name(name)
+        with self.kube(cluster) as kc:
+            expected = expected_secret_data(kc, kconn.resource_name_for(linker_id, name))
+            delivered = kconn.read_secret(kc, namespace, secret)
+        if expected is None:
+            return delivered, _item(CONFIGURED_INFO, "failure", "The connection is missing from the cluster (no "
+                                    "ServiceConnection in sc-system). Update the connection to restore it.",
+                                    "ConnectionNotInCluster")  # fmt: skip
+        if delivered is None:
+            return None, _item(CONFIGURED_INFO, "failure", f"Secret {namespace}/{secret} does not exist. The "
+                               "operator restores it; if it stays missing, check `servicelinker aks extension show`.",
+                               "SecretNotFound")  # fmt: skip
+        missing = sorted(set(expected) - set(delivered))
+        extra = sorted(set(delivered) - set(expected))
+        changed = sorted(k for k in expected if k in delivered and delivered[k] != expected[k])
+        if missing or extra or changed:
+            parts = [f"{label}: {', '.join(keys)}" for label, keys in
+                     (("missing", missing), ("unexpected", extra), ("differing", changed)) if keys]  # fmt: skip
+            return delivered, _item(CONFIGURED_INFO, "failure", f"Secret {namespace}/{secret} does not match the "
+                                    f"connection ({'; '.join(parts)}). The operator reverts edits; values are not "
+                                    "shown.", "SecretMismatch")  # fmt: skip
+        return delivered, _item(CONFIGURED_INFO, "success", f"Secret {namespace}/{secret} holds the connection's "
+                                f"{len(expected)} configuration values.")  # fmt: skip
+
+    def _live(self, target: Target, delivered: dict[str, str] | None) -> ValidationResultItem:
+        if delivered is None:
+            return _item(LIVE_CONNECTION, "failure", "No delivered configuration to test.", "SecretNotFound")
+        result = probe(target.name, delivered)
+        status = {"success": "success", "failure": "failure"}.get(result.status, "warning")
+        return _item(LIVE_CONNECTION, status, result.detail, result.error_code)
