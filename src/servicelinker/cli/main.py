@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
+import click
 import typer
 
-from servicelinker.cli import aks_connection
+from servicelinker.cli import aks_connection, aks_create, aks_extension, local
 from servicelinker.cli import devstack as devstack_cli
 
 app = typer.Typer(
@@ -15,9 +18,28 @@ app = typer.Typer(
 )
 aks_app = typer.Typer(help="Manage Azure Kubernetes Service connections (mirrors `az aks`).", no_args_is_help=True)
 aks_app.add_typer(aks_connection.app, name="connection")
+aks_app.add_typer(aks_extension.app, name="extension")
 app.add_typer(aks_app, name="aks")
 app.add_typer(devstack_cli.app, name="devstack")
+app.add_typer(local.app, name="local")
+try:  # the operator commands need kopf; the rest of the CLI works without it
+    from servicelinker.cli import operator as operator_cli
+
+    app.add_typer(operator_cli.app, name="operator")
+except ImportError:  # pragma: no cover
+    pass
 
 
-def main() -> None:
-    app()
+def command() -> click.Group:
+    """The click command tree, with the catalog-generated `create`/`update` groups attached."""
+    root = typer.main.get_command(app)
+    assert isinstance(root, click.Group)
+    connection = root.commands["aks"].commands["connection"]
+    connection.add_command(aks_create.group(update=False))
+    connection.add_command(aks_create.group(update=True))
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = aks_create.expand_argv(sys.argv[1:] if argv is None else argv)
+    command()(args=args, prog_name="servicelinker")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from servicelinker.clouds.local.cloud import DEFAULT_PRINCIPAL, LocalCloud
 from servicelinker.clouds.local.inventory import LOCAL_SUBSCRIPTION, Inventory, Resource
 from servicelinker.devstack.base import Health
 from servicelinker.devstack.config import StackConfig
@@ -135,6 +136,7 @@ _BUILDERS = {
 def register(cfg: StackConfig, services: dict[str, dict[str, Any]]) -> list[str]:
     """Write (or refresh) one inventory resource per running service; keeps user edits of other resources."""
     inventory = Inventory(cfg.inventory)
+    first_time = not inventory.path.exists()
     written = []
     for name, build in _BUILDERS.items():
         if name in services:
@@ -145,6 +147,10 @@ def register(cfg: StackConfig, services: dict[str, dict[str, Any]]) -> list[str]
                 resource.properties = {**resource.properties, **_kept_cluster_state(existing.properties)}
             inventory.put(resource)
             written.append(resource.id)
+    if first_time:
+        # The local user owns the local subscription, as the creator of an Azure subscription does; remove the
+        # assignment (`servicelinker local role remove`) to see permission errors; later `up`s keep that choice.
+        LocalCloud(cfg.inventory).grant(DEFAULT_PRINCIPAL, "Owner", f"/subscriptions/{LOCAL_SUBSCRIPTION}")
     return written
 
 

@@ -1,0 +1,293 @@
+"""`servicelinker aks connection create|update <target>`: one command per catalog target, generated from it.
+
+The options mirror az (reference §2.2-2.5): the target's name options (`--server --database`, `--account`, ...) or
+`--target-id`; `--secret` bare for keys the service fetches itself, `--secret name=<user> secret=<password>` for
+databases; `--kube-namespace`, `--client-type`, `--customized-keys K=V ...`, `--connstr-props K=V ...`,
+`--opt-out publicnetwork|configinfo|auth ...`, `--connection`, `--no-wait`, `-o`. Like az, space-separated values
+follow one flag (`--secret name=app secret=pw`); `expand_argv` turns that into what click parses.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from servicelinker.catalog import naming
+from servicelinker.catalog.auth import SECRET, SECRET_AUTO
+from servicelinker.catalog.targets import TARGETS, Target
+from servicelinker.cli import common, views
+from servicelinker.cli.output import OutputFormat, emit
+from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.ids import format_connection_id
+from servicelinker.model.linker import LinkerResource
+
+#: Flags that take several space-separated values after them, as in az.
+MULTI_VALUE_FLAGS = ("--secret", "--customized-keys", "--connstr-props", "--opt-out", "--service-principal")
+BARE = "__bare__"
+OPT_OUT_VALUES = ("publicnetwork", "configinfo", "auth")
+
+
+def expand_argv(argv: Sequence[str]) -> list[str]:
+    """`--secret name=a secret=b` -> `--secret name=a --secret secret=b`; a bare `--secret` -> `--secret __bare__`."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in MULTI_VALUE_FLAGS:
+            values = []
+            i += 1
+            while i < len(argv) and not argv[i].startswith("-"):
+                values.append(argv[i])
+                i += 1
+            for v in values or [BARE]:
+                out += [token, v]
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
+def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for v in values:
+        if v == BARE:
+            continue
+        if "=" not in v:
+            raise ArmError(
+                ErrorCode.INVALID_ARGUMENT_VALUE,
+                f"Usage error: {flag} expects KEY=VALUE pairs, got '{v}'.",
+                target=flag,
+                remedy=f"Write {flag} key1=value1 key2=value2.",
+            )
+        k, val = v.split("=", 1)
+        out[k] = val
+    return out
+
+
+def _secret_auth(target: Target, values: Sequence[str]) -> dict[str, Any]:
+    pairs = {k.lower(): v for k, v in _pairs(values, "--secret").items()}
+    if target.secret_is_auto:
+        if pairs:
+            raise ArmError(
+                ErrorCode.INVALID_ARGUMENT_VALUE,
+                f"--secret takes no keys for {target.name}: Service Connector reads the keys from the target itself.",
+                target="--secret",
+                remedy="Pass --secret alone.",
+            )
+        return {"authType": "secret"}
+    if "secret-uri" in pairs or "secret-name" in pairs:
+        raise ArmError(
+            ErrorCode.INVALID_ARGUMENT_VALUE,
+            "Service Connector does not support secrets from Key Vault for AKS.",
+            target="--secret",
+            remedy="Pass the password itself: --secret name=<user> secret=<password>.",
+        )
+    unknown = sorted(set(pairs) - {"name", "secret"})
+    if unknown or "name" not in pairs or "secret" not in pairs:
+        raise ArmError(
+            ErrorCode.MISSING_REQUIRED_ARGUMENT,
+            "Required keys missing for parameter --secret. All possible keys are: name, secret/secret-uri/secret-name",
+            target="--secret",
+            remedy="Pass --secret name=<user> secret=<password>.",
+        )
+    return {
+        "authType": "secret",
+        "name": pairs["name"],
+        "secretInfo": {"secretType": "rawValue", "value": pairs["secret"]},
+    }
+
+
+def _default_auth(target: Target) -> dict[str, Any]:
+    if SECRET_AUTO in target.auth_types:
+        click.echo("WARNING: Auth info is not specified, use default one: --secret", err=True)
+        return {"authType": "secret"}
+    flags = " or ".join(
+        sorted({("--secret name=<user> secret=<password>" if a == SECRET else f"--{a}") for a in target.auth_types})
+    )
+    raise ArmError(
+        ErrorCode.MISSING_REQUIRED_ARGUMENT,
+        f"Auth info is required for {target.name}.",
+        target="--secret",
+        remedy=f"Pass {flags}.",
+    )
+
+
+def _target_id(target: Target, opts: dict[str, Any], source: str) -> str:
+    if opts.get("target_id"):
+        if not target.accepts_target_id:
+            raise ArmError(
+                ErrorCode.INVALID_ARGUMENT_VALUE,
+                f"{target.name} does not accept --target-id.",
+                target="--target-id",
+                remedy="Use the target's name options.",
+            )
+        return target.validate_id(opts["target_id"])
+    pattern = target.pattern
+    assert pattern is not None
+    values = {"subscription": source.split("/")[2]}
+    values.update({p.key: opts.get(p.key) or "" for p in target.name_params})
+    try:
+        return pattern.format(**values)
+    except KeyError:
+        needed = " ".join(p.option for p in target.name_params)
+        raise ArmError(
+            ErrorCode.MISSING_REQUIRED_ARGUMENT,
+            f"Required arguments are missing for {target.name}: {needed} (or --target-id).",
+            target=target.name_params[0].option if target.name_params else "--target-id",
+            remedy=f"Pass {needed}, or --target-id <resource id>.",
+        ) from None
+
+
+def _configuration_info(opts: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    info = dict((previous or {}).get("configurationInfo") or {})
+    if opts.get("customized_keys"):
+        info["customizedKeys"] = _pairs(opts["customized_keys"], "--customized-keys")
+    if opts.get("connstr_props"):
+        info["additionalConnectionStringProperties"] = _pairs(opts["connstr_props"], "--connstr-props")
+    if "configinfo" in (opts.get("opt_out") or ()):
+        info["action"] = "optOut"
+    return info
+
+
+def _check_opt_out(values: Sequence[str]) -> None:
+    bad = [v for v in values if v not in OPT_OUT_VALUES]
+    if bad:
+        raise ArmError(
+            ErrorCode.INVALID_ARGUMENT_VALUE,
+            f"Invalid --opt-out value(s): {', '.join(bad)}.",
+            target="--opt-out",
+            remedy=f"Allowed values: {', '.join(OPT_OUT_VALUES)}.",
+        )
+
+
+def build_body(target: Target, opts: dict[str, Any], source: str, previous: dict[str, Any] | None) -> LinkerResource:
+    """The PUT body az would send (reference §2.7); on update, unspecified parts come from the existing linker."""
+    opt_out = tuple(opts.get("opt_out") or ())
+    _check_opt_out(opt_out)
+    props: dict[str, Any] = {}
+    if previous:
+        props["targetService"] = previous["targetService"]
+    else:
+        props["targetService"] = {"type": "AzureResource", "id": _target_id(target, opts, source)}
+    if opts.get("secret"):
+        props["authInfo"] = _secret_auth(target, opts["secret"])
+    elif previous and previous.get("authInfo"):
+        props["authInfo"] = previous["authInfo"]
+    elif not {"auth", "configinfo"} <= set(opt_out):
+        props["authInfo"] = _default_auth(target)
+    if "auth" in opt_out and props.get("authInfo"):
+        props["authInfo"]["authMode"] = "optOutAllAuth"
+    client = opts.get("client_type") or (previous or {}).get("clientType")
+    if client is None:
+        click.echo("WARNING: Client type is not specified, use default one: --client-type none", err=True)
+    props["clientType"] = client or "none"
+    props["scope"] = opts.get("kube_namespace") or (previous or {}).get("scope") or "default"
+    props["configurationInfo"] = _configuration_info(opts, previous)
+    props["publicNetworkSolution"] = {"action": "optOut"} if "publicnetwork" in opt_out else {}
+    return LinkerResource.model_validate({"properties": props})
+
+
+def _run(target: Target, opts: dict[str, Any], update: bool) -> None:
+    eng = common.engine()
+    source = common.source_id(opts.get("resource_group"), opts.get("name"), opts.get("source_id"))
+    previous: dict[str, Any] | None = None
+    if update:
+        lid = common.linker_id(opts.get("id"), opts.get("resource_group"), opts.get("name"), opts.get("connection"))
+        stored = eng.get(lid)
+        previous = stored.body["properties"]
+        if not opts.get("secret") and not opts.get("client_type") and not opts.get("kube_namespace"):
+            raise ArmError(
+                ErrorCode.MISSING_REQUIRED_ARGUMENT,
+                "Either client type or auth info should be specified to update",
+                target="--client-type",
+                remedy="Pass --client-type, --secret or --kube-namespace.",
+            )
+        name = stored.name
+    else:
+        name = opts.get("connection") or naming.generate_connection_name(target.name)
+        if not opts.get("connection"):
+            click.echo(f"WARNING: Connection name is not specified, use generated one: --connection {name}", err=True)
+        naming.validate_connection_name(name)
+        lid = format_connection_id(source, name)
+    body = build_body(target, opts, source, previous)
+    op = eng.begin_create_or_update(lid, body)
+    if opts.get("no_wait"):
+        _run_detached(op.id)
+        emit(views.linker_view(eng.get(lid)), OutputFormat(opts.get("output", "json")))
+        return
+    done = eng.run(op.id, common.Progress())
+    if done.status != "Succeeded":
+        common.fail(ArmError.from_detail(views.error_detail(done)))
+    emit(views.linker_view(eng.get(lid), configurations=eng.list_configurations(lid)), OutputFormat(opts["output"]))
+
+
+def _run_detached(operation_id: str) -> None:
+    """--no-wait: the operation goes on in a detached process; `aks connection wait` or `show` follows it."""
+    subprocess.Popen(
+        [sys.executable, "-m", "servicelinker", "aks", "connection", "run-operation", operation_id],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=dict(os.environ),
+    )
+
+
+def _common_options(update: bool) -> list[click.Option]:
+    opts = [
+        click.Option(["--resource-group", "-g", "resource_group"], help="The resource group of the cluster."),
+        click.Option(["--name", "-n", "name"], help="Name of the AKS cluster."),
+        click.Option(["--connection"], help="Name of the connection ([A-Za-z0-9._]+)."),
+        click.Option(
+            ["--kube-namespace"],
+            help="Kubernetes namespace of the Secret (default: 'default'; on "
+            "update: the connection's current namespace).",
+        ),
+        click.Option(["--client-type"], help="The client type used on the cluster."),
+        click.Option(["--secret"], multiple=True, help="--secret (auto) or --secret name=<user> secret=<password>."),
+        click.Option(["--customized-keys"], multiple=True, help="Rename configuration keys: KEY=NEWKEY ..."),
+        click.Option(["--connstr-props"], multiple=True, help="Extra connection-string properties: K=V ..."),
+        click.Option(["--opt-out"], multiple=True, help="publicnetwork, configinfo and/or auth."),
+        click.Option(["--no-wait"], is_flag=True, help="Do not wait for the operation to finish."),
+        click.Option(["--output", "-o"], type=click.Choice([f.value for f in OutputFormat]), default="json"),
+    ]
+    if update:
+        opts.append(click.Option(["--id"], help="The connection id."))
+    else:
+        opts.append(click.Option(["--source-id"], help="The cluster's resource id."))
+        opts.append(click.Option(["--target-id"], help="The target's resource id."))
+    return opts
+
+
+def _target_options(target: Target) -> list[click.Option]:
+    return [click.Option([*list(p.options), p.key], help=p.help) for p in target.name_params]
+
+
+def _command(target: Target, update: bool) -> click.Command:
+    def callback(**opts: Any) -> None:
+        try:
+            _run(target, opts, update)
+        except ArmError as error:
+            common.fail(error)
+
+    params: list[click.Parameter] = [*_common_options(update)]
+    if not update:
+        params += _target_options(target)
+    verb = "Update" if update else "Create"
+    help_text = f"{verb} a connection from an AKS cluster to {target.display}."
+    if target.deprecated:
+        help_text += " (deprecated)"
+    return click.Command(target.name, params=params, callback=callback, help=help_text)
+
+
+def group(update: bool) -> click.Group:
+    g = click.Group("update" if update else "create", help=("Update" if update else "Create") + " a connection.")
+    for target in TARGETS:
+        if target.accepts_target_id or target.name_params:
+            g.add_command(_command(target, update))
+    return g

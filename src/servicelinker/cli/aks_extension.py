@@ -1,0 +1,33 @@
+"""`servicelinker aks extension show`: the `az k8s-extension show ... --name sc-extension` of the seed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from servicelinker.cli import common
+from servicelinker.cli.output import OutputFormat, emit
+from servicelinker.kube import extension
+from servicelinker.model.errors import ArmError
+
+app = typer.Typer(help="Inspect the sc-extension cluster extension.", no_args_is_help=True)
+
+
+@app.command()
+def show(
+    resource_group: Annotated[str | None, typer.Option("--resource-group", "-g")] = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", "--cluster-name")] = None,
+    source_id: Annotated[str | None, typer.Option("--source-id")] = None,
+    output: Annotated[OutputFormat, typer.Option("--output", "-o")] = OutputFormat.json,
+) -> None:
+    """Helm release status, operator heartbeat and last sc-job sync, as a `statuses` list."""
+    try:
+        cluster = common.engine().cloud.get_cluster(common.source_id(resource_group, name, source_id))
+    except ArmError as error:
+        common.fail(error)
+    status = extension.status(cluster.kubeconfig, cluster.id, cluster.operator_mode)
+    data = status.to_output()
+    emit(data, output, table_rows=data["statuses"], columns=["code", "displayStatus", "level", "message"])
+    if not status.healthy:
+        raise typer.Exit(1)

@@ -1,0 +1,90 @@
+"""What every connection command shares: the in-process engine, resolving ids from -g/-n/--connection like az,
+printing ARM errors, and the step-by-step progress shown on stderr while a command waits."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import NoReturn
+
+import click
+
+from servicelinker import paths
+from servicelinker.clouds.local.cloud import LocalCloud
+from servicelinker.clouds.local.inventory import LOCAL_SUBSCRIPTION
+from servicelinker.engine.connections import Engine, EngineSettings
+from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.ids import format_connection_id, parse_connection_id, validate_source_id
+from servicelinker.store.repository import Step, Store
+
+ERROR_EXIT = 1
+USAGE_EXIT = 2
+
+
+def subscription() -> str:
+    return os.environ.get("SL_SUBSCRIPTION", LOCAL_SUBSCRIPTION)
+
+
+def engine() -> Engine:
+    """The engine in-process: the local cloud and a SQLite store in the state directory."""
+    state = paths.state_dir()
+    timeout = float(os.environ.get("SL_READY_TIMEOUT", "90"))
+    return Engine(LocalCloud(), Store.in_directory(state), EngineSettings(ready_timeout=timeout))
+
+
+def fail(error: ArmError, exit_code: int = ERROR_EXIT) -> NoReturn:
+    """`ERROR: (Code) message remedy` on stderr, as az prints ARM errors."""
+    click.echo(f"ERROR: {error}", err=True)
+    sys.exit(exit_code)
+
+
+def source_id(resource_group: str | None, name: str | None, source: str | None) -> str:
+    if source:
+        return validate_source_id(source)
+    if not resource_group or not name:
+        raise ArmError(
+            ErrorCode.MISSING_REQUIRED_ARGUMENT,
+            "Required arguments are missing: either --source-id or both --resource-group and --name.",
+            target="--resource-group",
+            remedy="Pass -g <resource group> -n <cluster name>, or --source-id <cluster id>.",
+        )
+    return (
+        f"/subscriptions/{subscription()}/resourceGroups/{resource_group}"
+        f"/providers/Microsoft.ContainerService/managedClusters/{name}"
+    )
+
+
+def linker_id(connection_id: str | None, resource_group: str | None, name: str | None, connection: str | None) -> str:
+    if connection_id:
+        return str(parse_connection_id(connection_id))
+    if not connection:
+        raise ArmError(
+            ErrorCode.MISSING_REQUIRED_ARGUMENT,
+            "Required arguments are missing: either --id or --resource-group, --name and --connection.",
+            target="--connection",
+            remedy="Pass --id <connection id>, or -g <resource group> -n <cluster> --connection <name>.",
+        )
+    return format_connection_id(source_id(resource_group, name, None), connection)
+
+
+_MARKS = {"Succeeded": "ok  ", "Skipped": "--  ", "Failed": "FAIL"}
+
+
+class Progress:
+    """Step lines on stderr: `... Install sc-extension` then `ok  Install sc-extension (1.2s): detail`."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.started: dict[str, float] = {}
+
+    def __call__(self, step: Step) -> None:
+        if self.quiet:
+            return
+        if step.status == "Running":
+            self.started[step.name] = time.monotonic()
+            click.echo(f"...  {step.name}", err=True)
+            return
+        took = time.monotonic() - self.started.get(step.name, time.monotonic())
+        detail = f": {step.message}" if step.message and step.status != "Failed" else ""
+        click.echo(f"{_MARKS.get(step.status, step.status)} {step.name} ({took:.1f}s){detail}", err=True)

@@ -1,0 +1,56 @@
+"""How connections look in CLI output: az's transforms (reference §2.8) over the REST bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from servicelinker.catalog import naming
+from servicelinker.catalog.configuration import Configuration
+from servicelinker.model.errors import ErrorDetail
+from servicelinker.model.linker import LinkerProperties
+from servicelinker.store.repository import Operation, StoredLinker
+
+
+def linker_view(stored: StoredLinker, configurations: Sequence[Configuration] | None = None) -> dict[str, Any]:
+    """The linker as GET returns it, plus `kubernetesResourceName` (and `configurations` for show/create)."""
+    view = dict(stored.body)
+    props = LinkerProperties.model_validate(stored.body.get("properties", {}))
+    view["kubernetesResourceName"] = naming.kubernetes_resource_names(stored.name, props)
+    if configurations is not None:
+        view["configurations"] = [c.to_source_configuration().response_dump() for c in configurations]
+    return view
+
+
+def linker_row(view: dict[str, Any]) -> dict[str, Any]:
+    props = view.get("properties", {})
+    return {
+        "Name": view.get("name"),
+        "Namespace": props.get("scope"),
+        "Target": (props.get("targetService") or {}).get("id"),
+        "AuthType": (props.get("authInfo") or {}).get("authType"),
+        "ClientType": props.get("clientType"),
+        "ProvisioningState": props.get("provisioningState"),
+        "Secret": view.get("kubernetesResourceName", {}).get("secret"),
+    }
+
+
+def operation_view(op: Operation) -> dict[str, Any]:
+    """An operation as the operationStatuses endpoint shows it."""
+    out: dict[str, Any] = {
+        "id": op.id,
+        "name": op.id,
+        "resourceId": op.resource_id,
+        "status": op.status,
+        "startTime": op.start_time.isoformat(),
+        "steps": [s.model_dump(exclude_none=True) for s in op.steps],
+    }
+    if op.end_time:
+        out["endTime"] = op.end_time.isoformat()
+    if op.error:
+        out["error"] = op.error
+    return out
+
+
+def error_detail(op: Operation) -> ErrorDetail:
+    return ErrorDetail.model_validate(op.error or {"code": "InternalServerError", "message": "Operation failed."})
