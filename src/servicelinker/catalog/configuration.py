@@ -86,7 +86,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from servicelinker.catalog import auth
 from servicelinker.catalog.auth import CSI_CONFIG_KEY
-from servicelinker.catalog.targets import Target, target_of
+from servicelinker.catalog.targets import Target, check_combination, target_of
 from servicelinker.model.errors import ArmError, ErrorCode
 from servicelinker.model.ids import ResourceId
 from servicelinker.model.linker import (
@@ -988,7 +988,8 @@ def build_configurations(
 
     Applies `customizedKeys`, `additionalConnectionStringProperties` and `additionalConfigurations`; returns []
     when configuration is opted out (`configurationInfo.action = optOut`) or the linker has no authInfo.
-    Raises `ArmError` for an unsupported combination or a value that cannot be composed (naming the field).
+    Raises `ArmError` for a combination the catalog does not allow (`check_combination`) or a value that cannot be
+    composed (naming the field).
     """
     props = _props_of(linker)
     target = target or target_of(props)
@@ -998,6 +999,7 @@ def build_configurations(
     auth_key = auth.config_key_for(props)
     if auth_key is None:
         return []
+    check_combination(target, props)
     client_type = props.client_type or "none"
     family = family_of(target, props, facts)
     specs = names_for(family, auth_key, client_type)

@@ -37,7 +37,7 @@ _RFC1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
 
 def validate_connection_name(name: str, *, target: str = "--connection") -> str:
     """Return `name` if it is a valid connection name; `ArmError(InvalidArgumentValue)` with Azure's text otherwise."""
-    if not isinstance(name, str) or not CONNECTION_NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not CONNECTION_NAME_PATTERN.fullmatch(name):
         raise ArmError(
             ErrorCode.INVALID_ARGUMENT_VALUE,
             CONNECTION_NAME_ERROR,
@@ -88,7 +88,7 @@ def service_account_name(client_id: str) -> str:
 
 def is_valid_kubernetes_name(name: str) -> bool:
     """RFC 1123 subdomain: lowercase alphanumerics, '-' and '.', at most 253 characters."""
-    return len(name) <= K8S_NAME_MAX and bool(_RFC1123_SUBDOMAIN.match(name))
+    return len(name) <= K8S_NAME_MAX and bool(_RFC1123_SUBDOMAIN.fullmatch(name))
 
 
 def kubernetes_resource_names(connection_name: str, properties: LinkerProperties) -> dict[str, str]:

@@ -412,20 +412,24 @@ def check_supported(properties: LinkerProperties) -> Target:
     accepted only when both auth and configuration are opted out (reference §2.4). A missing clientType means `none`.
     """
     target = target_of(properties)
+    check_combination(target, properties)
+    return target
+
+
+def check_combination(target: Target, properties: LinkerProperties) -> None:
+    """`ArmError(UnsupportedCombination)` when the linker's client type or auth type is not allowed for `target`."""
     _check_client_type(target, properties.client_type or "none")
     key = auth.config_key_for(properties)
-    if key is None:
-        return target
-    if key not in target.config_keys:
-        allowed = ", ".join(auth.CONFIG_KEY_REST_AUTH[k] for k in target.config_keys)
-        raise ArmError(
-            ErrorCode.UNSUPPORTED_COMBINATION,
-            f"Auth type '{properties.auth_info.auth_type if properties.auth_info else key}' is not supported "
-            f"for target {target.name} on AKS.",
-            target="properties.authInfo.authType",
-            remedy=f"Use one of: {', '.join(_cli_names(target))} (REST: {allowed}).",
-        )
-    return target
+    if key is None or key in target.config_keys:
+        return
+    allowed = ", ".join(auth.CONFIG_KEY_REST_AUTH[k] for k in target.config_keys)
+    raise ArmError(
+        ErrorCode.UNSUPPORTED_COMBINATION,
+        f"Auth type '{properties.auth_info.auth_type if properties.auth_info else key}' is not supported "
+        f"for target {target.name} on AKS.",
+        target="properties.authInfo.authType",
+        remedy=f"Use one of: {', '.join(_cli_names(target))} (REST: {allowed}).",
+    )
 
 
 def _cli_names(target: Target) -> Iterable[str]:
