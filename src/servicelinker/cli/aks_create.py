@@ -9,13 +9,14 @@ follow one flag (`--secret name=app secret=pw`); `expand_argv` turns that into w
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
 
-import click
+import typer
 
 from servicelinker.catalog import naming
 from servicelinker.catalog.auth import SECRET, SECRET_AUTO
@@ -104,7 +105,7 @@ def _secret_auth(target: Target, values: Sequence[str]) -> dict[str, Any]:
 
 def _default_auth(target: Target) -> dict[str, Any]:
     if SECRET_AUTO in target.auth_types:
-        click.echo("WARNING: Auth info is not specified, use default one: --secret", err=True)
+        typer.echo("WARNING: Auth info is not specified, use default one: --secret", err=True)
         return {"authType": "secret"}
     flags = " or ".join(
         sorted({("--secret name=<user> secret=<password>" if a == SECRET else f"--{a}") for a in target.auth_types})
@@ -184,7 +185,7 @@ def build_body(target: Target, opts: dict[str, Any], source: str, previous: dict
         props["authInfo"]["authMode"] = "optOutAllAuth"
     client = opts.get("client_type") or (previous or {}).get("clientType")
     if client is None:
-        click.echo("WARNING: Client type is not specified, use default one: --client-type none", err=True)
+        typer.echo("WARNING: Client type is not specified, use default one: --client-type none", err=True)
     props["clientType"] = client or "none"
     props["scope"] = opts.get("kube_namespace") or (previous or {}).get("scope") or "default"
     props["configurationInfo"] = _configuration_info(opts, previous)
@@ -211,19 +212,22 @@ def _run(target: Target, opts: dict[str, Any], update: bool) -> None:
     else:
         name = opts.get("connection") or naming.generate_connection_name(target.name)
         if not opts.get("connection"):
-            click.echo(f"WARNING: Connection name is not specified, use generated one: --connection {name}", err=True)
+            typer.echo(f"WARNING: Connection name is not specified, use generated one: --connection {name}", err=True)
         naming.validate_connection_name(name)
         lid = format_connection_id(source, name)
     body = build_body(target, opts, source, previous)
     op = eng.begin_create_or_update(lid, body)
     if opts.get("no_wait"):
         _run_detached(op.id)
-        emit(views.linker_view(eng.get(lid)), OutputFormat(opts.get("output", "json")))
+        emit(views.linker_view(eng.get(lid)), OutputFormat(opts.get("output") or "json"))
         return
     done = eng.run(op.id, common.Progress())
     if done.status != "Succeeded":
         common.fail(ArmError.from_detail(views.error_detail(done)))
-    emit(views.linker_view(eng.get(lid), configurations=eng.list_configurations(lid)), OutputFormat(opts["output"]))
+    emit(
+        views.linker_view(eng.get(lid), configurations=eng.list_configurations(lid)),
+        OutputFormat(opts.get("output") or "json"),
+    )
 
 
 def _run_detached(operation_id: str) -> None:
@@ -238,56 +242,76 @@ def _run_detached(operation_id: str) -> None:
     )
 
 
-def _common_options(update: bool) -> list[click.Option]:
-    opts = [
-        click.Option(["--resource-group", "-g", "resource_group"], help="The resource group of the cluster."),
-        click.Option(["--name", "-n", "name"], help="Name of the AKS cluster."),
-        click.Option(["--connection"], help="Name of the connection ([A-Za-z0-9._]+)."),
-        click.Option(
-            ["--kube-namespace"],
-            help="Kubernetes namespace of the Secret (default: 'default'; on "
-            "update: the connection's current namespace).",
-        ),
-        click.Option(["--client-type"], help="The client type used on the cluster."),
-        click.Option(["--secret"], multiple=True, help="--secret (auto) or --secret name=<user> secret=<password>."),
-        click.Option(["--customized-keys"], multiple=True, help="Rename configuration keys: KEY=NEWKEY ..."),
-        click.Option(["--connstr-props"], multiple=True, help="Extra connection-string properties: K=V ..."),
-        click.Option(["--opt-out"], multiple=True, help="publicnetwork, configinfo and/or auth."),
-        click.Option(["--no-wait"], is_flag=True, help="Do not wait for the operation to finish."),
-        click.Option(["--output", "-o"], type=click.Choice([f.value for f in OutputFormat]), default="json"),
-    ]
-    if update:
-        opts.append(click.Option(["--id"], help="The connection id."))
+def _option(name: str, *flags: str, help: str, multiple: bool = False, flag: bool = False) -> inspect.Parameter:
+    annotation: Any
+    if flag:
+        annotation, default = Annotated[bool, typer.Option(*flags, help=help)], False
+    elif multiple:
+        annotation, default = Annotated[list[str] | None, typer.Option(*flags, help=help)], None
     else:
-        opts.append(click.Option(["--source-id"], help="The cluster's resource id."))
-        opts.append(click.Option(["--target-id"], help="The target's resource id."))
+        annotation, default = Annotated[str | None, typer.Option(*flags, help=help)], None
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def _common_options(update: bool) -> list[inspect.Parameter]:
+    opts = [
+        _option("resource_group", "--resource-group", "-g", help="The resource group of the cluster."),
+        _option("name", "--name", "-n", help="Name of the AKS cluster."),
+        _option("connection", "--connection", help="Name of the connection ([A-Za-z0-9._]+)."),
+        _option(
+            "kube_namespace",
+            "--kube-namespace",
+            help="Kubernetes namespace of the Secret (default 'default'; on update the current one).",
+        ),
+        _option("client_type", "--client-type", help="The client type used on the cluster."),
+        _option("secret", "--secret", multiple=True, help="--secret (auto) or --secret name=<user> secret=<pw>."),
+        _option("customized_keys", "--customized-keys", multiple=True, help="Rename keys: KEY=NEWKEY ..."),
+        _option("connstr_props", "--connstr-props", multiple=True, help="Connection-string properties: K=V ..."),
+        _option("opt_out", "--opt-out", multiple=True, help="publicnetwork, configinfo and/or auth."),
+        _option("no_wait", "--no-wait", flag=True, help="Do not wait for the operation to finish."),
+    ]
+    opts.append(
+        inspect.Parameter(
+            "output",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=OutputFormat.json,
+            annotation=Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")],
+        )
+    )
+    if update:
+        opts.append(_option("id", "--id", help="The connection id."))
+    else:
+        opts.append(_option("source_id", "--source-id", help="The cluster's resource id."))
+        opts.append(_option("target_id", "--target-id", help="The target's resource id."))
     return opts
 
 
-def _target_options(target: Target) -> list[click.Option]:
-    return [click.Option([*list(p.options), p.key], help=p.help) for p in target.name_params]
+def _target_options(target: Target) -> list[inspect.Parameter]:
+    return [_option(p.key, *p.options, help=p.help) for p in target.name_params]
 
 
-def _command(target: Target, update: bool) -> click.Command:
-    def callback(**opts: Any) -> None:
+def _command(target: Target, update: bool) -> Callable[..., None]:
+    def command(**opts: Any) -> None:
         try:
             _run(target, opts, update)
         except ArmError as error:
             common.fail(error)
 
-    params: list[click.Parameter] = [*_common_options(update)]
-    if not update:
-        params += _target_options(target)
+    params = _common_options(update) + ([] if update else _target_options(target))
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__name__ = target.name.replace("-", "_")
     verb = "Update" if update else "Create"
-    help_text = f"{verb} a connection from an AKS cluster to {target.display}."
-    if target.deprecated:
-        help_text += " (deprecated)"
-    return click.Command(target.name, params=params, callback=callback, help=help_text)
+    command.__doc__ = f"{verb} a connection from an AKS cluster to {target.display}." + (
+        " (deprecated)" if target.deprecated else ""
+    )
+    return command
 
 
-def group(update: bool) -> click.Group:
-    g = click.Group("update" if update else "create", help=("Update" if update else "Create") + " a connection.")
+def group(update: bool) -> typer.Typer:
+    verb = "update" if update else "create"
+    app = typer.Typer(help=f"{verb.capitalize()} a connection to a target.", no_args_is_help=True)
     for target in TARGETS:
         if target.accepts_target_id or target.name_params:
-            g.add_command(_command(target, update))
-    return g
+            app.command(target.name)(_command(target, update))
+    return app

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from servicelinker.cli import aks_connection, aks_create, aks_extension, local
@@ -17,6 +16,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 aks_app = typer.Typer(help="Manage Azure Kubernetes Service connections (mirrors `az aks`).", no_args_is_help=True)
+aks_connection.app.add_typer(aks_create.group(update=False), name="create")
+aks_connection.app.add_typer(aks_create.group(update=True), name="update")
 aks_app.add_typer(aks_connection.app, name="connection")
 aks_app.add_typer(aks_extension.app, name="extension")
 app.add_typer(aks_app, name="aks")
@@ -30,16 +31,7 @@ except ImportError:  # pragma: no cover
     pass
 
 
-def command() -> click.Group:
-    """The click command tree, with the catalog-generated `create`/`update` groups attached."""
-    root = typer.main.get_command(app)
-    assert isinstance(root, click.Group)
-    connection = root.commands["aks"].commands["connection"]
-    connection.add_command(aks_create.group(update=False))
-    connection.add_command(aks_create.group(update=True))
-    return root
-
-
 def main(argv: list[str] | None = None) -> None:
+    """Entry point; az-style multi-value flags (`--secret name=a secret=b`) are expanded first."""
     args = aks_create.expand_argv(sys.argv[1:] if argv is None else argv)
-    command()(args=args, prog_name="servicelinker")
+    app(args=args, prog_name="servicelinker")

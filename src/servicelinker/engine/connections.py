@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -326,9 +328,22 @@ class Engine:
         except HelmError as exc:
             raise errors.extension_failed(exc.message) from None
         if ran:
-            st.note(f"Helm release sc-extension revision {release.revision} ({release.status}).")
+            note = f"Helm release sc-extension revision {release.revision} ({release.status})."
+            if cluster.operator_mode == "external":
+                note += " " + self._run_sync_job(cluster)
+            st.note(note)
         else:
             st.skip(f"sc-extension {release.chart_version} already installed.")
+
+    def _run_sync_job(self, cluster: ClusterInfo) -> str:
+        """What the chart's sc-job hook runs after an install/upgrade; with no kubelet to run the Job, the same
+        command runs here, against the cluster's API server."""
+        argv = [sys.executable, "-m", "servicelinker", "operator", "sync", "--once", "--kubeconfig", cluster.kubeconfig,
+                "--namespace", contract.SYSTEM_NAMESPACE]  # fmt: skip
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+        if proc.returncode != 0:
+            raise errors.extension_failed(f"sc-job failed: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}")
+        return "sc-job sync succeeded."
 
     def _await_operator(self, cluster: ClusterInfo, st: Any) -> None:
         deadline = time.monotonic() + self.settings.heartbeat_grace

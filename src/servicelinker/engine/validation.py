@@ -23,7 +23,6 @@ from servicelinker.kube import connections as kconn
 from servicelinker.kube import contract, extension
 from servicelinker.model.errors import ArmError
 from servicelinker.model.linker import LinkerResource, ValidateOperationResult, ValidateResult, ValidationResultItem
-from servicelinker.probes.live import probe
 
 TARGET_EXISTENCE = "Target resource existence validated."
 TARGET_FIREWALL = "Target service firewall validated."
@@ -154,6 +153,8 @@ class Validator:
     def _live(self, target: Target, delivered: dict[str, str] | None) -> ValidationResultItem:
         if delivered is None:
             return _item(LIVE_CONNECTION, "failure", "No delivered configuration to test.", "SecretNotFound")
+        from servicelinker.probes.live import probe  # database drivers load only when validating
+
         result = probe(target.name, delivered)
         status = {"success": "success", "failure": "failure"}.get(result.status, "warning")
         return _item(LIVE_CONNECTION, status, result.detail, result.error_code)

@@ -6,6 +6,7 @@ in a file, never on the command line, so they never show up in `ps` or in error 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -76,24 +77,27 @@ class Helm:
         return proc.stdout
 
     def status(self, release: str, namespace: str) -> ReleaseStatus | None:
-        try:
-            out = self._run("status", release, "-n", namespace, "-o", "json")
-        except HelmError as exc:
-            if "not found" in exc.message:
-                return None
-            raise
-        data = json.loads(out)
-        chart = data.get("chart", {}).get("metadata", {}) if "chart" in data else {}
-        info = data.get("info", {})
+        """The release as `helm list` reports it (chart version included, any state), plus `helm status`'s
+        description (which names the reason of a failed release)."""
+        listed = json.loads(self._run("list", "-n", namespace, "-a", "--filter", f"^{release}$", "-o", "json"))
+        if not listed:
+            return None
+        item = listed[0]
+        chart = str(item.get("chart", ""))
+        description = ""
+        with contextlib.suppress(HelmError):
+            description = json.loads(self._run("status", release, "-n", namespace, "-o", "json"))["info"].get(
+                "description", ""
+            )
         return ReleaseStatus(
-            name=data["name"],
-            namespace=data.get("namespace", namespace),
-            revision=int(data.get("version", 0)),
-            status=info.get("status", "unknown"),
-            chart_version=chart.get("version", ""),
-            app_version=chart.get("appVersion", ""),
-            description=info.get("description", ""),
-            last_deployed=info.get("last_deployed", ""),
+            name=item["name"],
+            namespace=item.get("namespace", namespace),
+            revision=int(item.get("revision", 0)),
+            status=item.get("status", "unknown"),
+            chart_version=chart.rsplit("-", 1)[-1] if "-" in chart else chart,
+            app_version=str(item.get("app_version", "")),
+            description=description,
+            last_deployed=str(item.get("updated", "")),
         )
 
     def upgrade_install(
