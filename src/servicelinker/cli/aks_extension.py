@@ -8,7 +8,6 @@ import typer
 
 from servicelinker.cli import common
 from servicelinker.cli.output import OutputFormat, emit
-from servicelinker.kube import extension
 from servicelinker.model.errors import ArmError
 
 app = typer.Typer(help="Inspect the sc-extension cluster extension.", no_args_is_help=True)
@@ -26,6 +25,8 @@ def show(
         cluster = common.engine().cloud.get_cluster(common.source_id(resource_group, name, source_id))
     except ArmError as error:
         common.fail(error)
+    from servicelinker.kube import extension
+
     status = extension.status(cluster.kubeconfig, cluster.id, cluster.operator_mode)
     data = status.to_output()
     emit(data, output, table_rows=data["statuses"], columns=["code", "displayStatus", "level", "message"])

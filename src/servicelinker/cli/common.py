@@ -3,20 +3,22 @@ printing ARM errors, and the step-by-step progress shown on stderr while a comma
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from servicelinker import paths
-from servicelinker.clouds.local.cloud import LocalCloud
 from servicelinker.clouds.local.inventory import LOCAL_SUBSCRIPTION
-from servicelinker.engine.connections import Engine, EngineSettings
 from servicelinker.model.errors import ArmError, ErrorCode
 from servicelinker.model.ids import format_connection_id, parse_connection_id, validate_source_id
-from servicelinker.store.repository import Step, Store
+
+if TYPE_CHECKING:
+    from servicelinker.engine.connections import Engine
+    from servicelinker.store.repository import Step
 
 ERROR_EXIT = 1
 USAGE_EXIT = 2
@@ -27,10 +29,20 @@ def subscription() -> str:
 
 
 def engine() -> Engine:
-    """The engine in-process: the local cloud and a SQLite store in the state directory."""
-    state = paths.state_dir()
-    timeout = float(os.environ.get("SL_READY_TIMEOUT", "90"))
-    return Engine(LocalCloud(), Store.in_directory(state), EngineSettings(ready_timeout=timeout))
+    """The engine in-process: the local cloud and a SQLite store in the state directory.
+
+    Imported here, not at module level, so `--help` and the catalog commands start fast. SL_EXTENSION_VALUES
+    (JSON) adds Helm values for sc-extension, e.g. to pin an image.
+    """
+    from servicelinker.clouds.local.cloud import LocalCloud
+    from servicelinker.engine.connections import Engine, EngineSettings
+    from servicelinker.store.repository import Store
+
+    settings = EngineSettings(
+        ready_timeout=float(os.environ.get("SL_READY_TIMEOUT", "90")),
+        extension_values=json.loads(os.environ.get("SL_EXTENSION_VALUES", "{}")),
+    )
+    return Engine(LocalCloud(), Store.in_directory(paths.state_dir()), settings)
 
 
 def fail(error: ArmError, exit_code: int = ERROR_EXIT) -> NoReturn:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from servicelinker.catalog import naming
 from servicelinker.catalog.configuration import Configuration
 from servicelinker.model.errors import ErrorDetail
 from servicelinker.model.linker import LinkerProperties
-from servicelinker.store.repository import Operation, StoredLinker
+
+if TYPE_CHECKING:
+    from servicelinker.store.repository import Operation, StoredLinker
 
 
 def linker_view(stored: StoredLinker, configurations: Sequence[Configuration] | None = None) -> dict[str, Any]:

@@ -6,8 +6,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from servicelinker import paths
 from servicelinker.catalog.configuration import TargetFacts
 from servicelinker.catalog.targets import Target
@@ -151,6 +149,8 @@ class LocalCloud:
         return None
 
     def _reload_postgres(self, res: Resource) -> None:
+        import psycopg
+
         p = res.properties
         try:
             with psycopg.connect(

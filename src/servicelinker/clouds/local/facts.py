@@ -12,9 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import psycopg
-import pymysql
-import redis
 from pydantic import SecretStr
 
 from servicelinker.catalog.configuration import TargetFacts
@@ -42,6 +39,8 @@ def _pg_admin(resource: Resource, dbname: str = "postgres") -> dict[str, Any]:
 
 
 def postgres_facts(resource: Resource, target_id: str, values: dict[str, str]) -> TargetFacts:
+    import psycopg  # drivers load only when their target is used
+
     database = _child(target_id, values, "database")
     try:
         with psycopg.connect(**_pg_admin(resource)) as conn:
@@ -55,6 +54,8 @@ def postgres_facts(resource: Resource, target_id: str, values: dict[str, str]) -
 
 
 def mysql_facts(resource: Resource, target_id: str, values: dict[str, str]) -> TargetFacts:
+    import pymysql
+
     database = _child(target_id, values, "database")
     p = resource.properties
     try:
@@ -79,6 +80,8 @@ def mysql_facts(resource: Resource, target_id: str, values: dict[str, str]) -> T
 
 
 def redis_facts(resource: Resource, target_id: str, values: dict[str, str]) -> TargetFacts:
+    import redis
+
     p = resource.properties
     index = _child(target_id, values, "database") or "0"
     tls = not p.get("enableNonSslPort", True) and p.get("sslPort") is not None
