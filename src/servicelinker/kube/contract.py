@@ -9,6 +9,7 @@ custom resources are readable more widely than Secrets, and they show up in `kub
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +34,32 @@ HEARTBEAT_LEASE = "sc-operator-heartbeat"
 HEARTBEAT_SECONDS = 10
 #: A ConfigMap in sc-system where `operator sync --once` (the sc-job) records its last result.
 SYNC_STATUS_CONFIGMAP = "sc-job-status"
+#: Label the engine puts on a companion credential Secret in sc-system; its value is the ServiceConnection's name.
+#: The operator watches exactly the Secrets carrying it (a label-selected watch, not every Secret in sc-system,
+#: which also holds Helm's large release Secrets), so a rotated password reaches the workload's Secret at once.
+CREDENTIALS_FOR_LABEL = "servicelinker.io/credentials-for"
+#: The condition the operator keeps on every ServiceConnection; the engine waits on it.
+READY_CONDITION = "Ready"
+
+
+class ReadyReason(StrEnum):
+    """Why a ServiceConnection is (not) Ready: the `reason` of its Ready condition."""
+
+    SYNCED = "Synced"
+    INVALID_SPEC = "InvalidSpec"
+    NAMESPACE_NOT_FOUND = "NamespaceNotFound"
+    NAMESPACE_TERMINATING = "NamespaceTerminating"
+    CREDENTIALS_NOT_FOUND = "CredentialsNotFound"
+    CREDENTIAL_KEY_MISSING = "CredentialKeyMissing"
+    SECRET_CONFLICT = "SecretConflict"
+    SERVICE_ACCOUNT_CONFLICT = "ServiceAccountConflict"
+    FORBIDDEN = "Forbidden"
+    APPLY_FAILED = "ApplyFailed"
+
+
+#: Reasons the operator clears on its own by retrying (API hiccups); every other False reason needs someone to act,
+#: and the operator re-syncs as soon as the missing piece (namespace, credential Secret) appears.
+TRANSIENT_REASONS = frozenset({ReadyReason.APPLY_FAILED})
 
 
 class _Camel(BaseModel):

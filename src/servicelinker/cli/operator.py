@@ -1,0 +1,63 @@
+"""`servicelinker operator run|sync`: the sc-extension operator, in a pod (the chart's Deployment and sc-job) or
+as a local process against any API server (the dev stack has no kubelet)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from servicelinker.cli.output import OutputFormat, emit
+from servicelinker.kube.contract import SYSTEM_NAMESPACE
+
+app = typer.Typer(help="Run the sc-extension operator (ServiceConnection -> Secret/ServiceAccount) or one sync pass.")
+
+KubeconfigOpt = Annotated[
+    Path | None,
+    typer.Option("--kubeconfig", help="Kubeconfig to use; default: in-cluster credentials, else $KUBECONFIG."),
+]
+NamespaceOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace holding the ServiceConnections.")]
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def run(
+    kubeconfig: KubeconfigOpt = None,
+    namespace: NamespaceOpt = SYSTEM_NAMESPACE,
+    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING.")] = "INFO",
+) -> None:
+    """Run the operator until interrupted: delivers connections, repairs drift, renews the heartbeat Lease."""
+    from servicelinker.operator.sync import run as run_operator
+
+    _logging(log_level)
+    run_operator(kubeconfig, namespace)
+
+
+@app.command()
+def sync(
+    once: Annotated[bool, typer.Option("--once", help="One pass over every connection, then exit (sc-job).")] = False,
+    kubeconfig: KubeconfigOpt = None,
+    namespace: NamespaceOpt = SYSTEM_NAMESPACE,
+    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")] = OutputFormat.json,
+) -> None:
+    """Reconcile every connection once and record the result in ConfigMap sc-job-status; exit code 1 if any
+    connection failed (so Helm keeps the failed sc-job for inspection, as Azure's extension does)."""
+    from servicelinker.operator.sync import run_sync_once
+
+    if not once:
+        typer.echo("ERROR: only --once is supported; `servicelinker operator run` syncs continuously.", err=True)
+        raise typer.Exit(2)
+    _logging("WARNING")
+    try:
+        report = run_sync_once(kubeconfig, namespace)
+    except Exception as exc:
+        typer.echo(f"ERROR: sync failed before any connection was processed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    emit(report.public(), output, table_rows=[f.model_dump() for f in report.failures] or None)
+    if not report.ok:
+        raise typer.Exit(1)
