@@ -236,7 +236,8 @@ _NETWORK_RULES = (
 
 
 def _classify(message: str, rules: Iterable[_Rule], fields: Mapping[str, Any]) -> ProbeResult:
-    """The first rule whose pattern matches `message` (already scrubbed) decides the failure."""
+    """The first rule whose pattern matches the driver's `message` decides the failure (`probe` scrubs the whole
+    detail afterwards, so the quoted message cannot leak a secret)."""
     for rule in rules:
         m = re.search(rule.pattern, message)
         if m:
@@ -265,8 +266,8 @@ def probe(
     for HTTPS storage endpoints. `customized_keys` (the linker's default -> custom names) lets renamed keys be
     recognised. Never raises; never puts a secret in the result or the log.
     """
-    scrub = Scrubber.of(configurations)
     ctx = _Ctx(target, restore_names(configurations, customized_keys), max(timeout, 0.5), ca_file)
+    scrub = Scrubber.of(ctx.configurations)  # default names, so renamed credentials are still recognised
     try:
         result = _dispatch(ctx)
     except ExtractError as exc:
