@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 import pymysql
 import pytest
+import redis
 from psycopg import sql
 from pydantic import SecretStr
 
@@ -86,8 +88,8 @@ class AppDb:
 
 
 def _password() -> str:
-    # URL-safe characters plus '~': the catalog's libpq/ADO.NET templates do not quote passwords (see the report).
-    return "Pw~" + secrets.token_urlsafe(18)
+    """A password with every character some shape must escape (libpq and ADO.NET quoting, URL encoding)."""
+    return "Pw ~'\"\\;@/%&=+{}:" + secrets.token_urlsafe(12)
 
 
 # ============================================================================================ PostgreSQL
@@ -166,6 +168,21 @@ def test_postgres_wrong_password(pg_app: AppDb, client: str, caplog: pytest.LogC
     _assert_no_secret(result.detail + caplog.text, WRONG_PASSWORD, pg_app.password)
 
 
+@pytest.mark.parametrize("client", ["python", "go", "php", "ruby"])
+def test_postgres_libpq_string_works_in_libpq_itself(pg_app: AppDb, client: str) -> None:
+    """What a Python app does with its string (libpq parses it), so the catalog's quoting is checked by libpq."""
+    configs = _configs(
+        "postgres-flexible",
+        client,
+        pg_app.facts(),
+        _secret(pg_app.user, pg_app.password),
+        server="s",
+        database=pg_app.database,
+    )
+    with psycopg.connect(configs["AZURE_POSTGRESQL_CONNECTIONSTRING"], connect_timeout=5) as conn:
+        assert conn.execute("SELECT current_user, current_database()").fetchone() == (pg_app.user, pg_app.database)
+
+
 def test_postgres_dropped_database(devstack: dict[str, Any], pg_app: AppDb) -> None:
     pg = _svc(devstack, "postgres")
     doomed = f"gone_{uuid.uuid4().hex[:8]}"
@@ -211,7 +228,7 @@ def test_postgres_without_firewall_rule(devstack: dict[str, Any], pg_app: AppDb)
 
 def test_postgres_certificate_verification_uses_ca_file(devstack: dict[str, Any], pg_app: AppDb) -> None:
     url = (
-        f"postgresql://{pg_app.user}:{pg_app.password}@{pg_app.host}:{pg_app.port}/{pg_app.database}"
+        f"postgresql://{pg_app.user}:{quote(pg_app.password, safe='')}@{pg_app.host}:{pg_app.port}/{pg_app.database}"
         "?sslmode=verify-full"
     )
     trusted = probe("postgres-flexible", {"DATABASE_URL": url}, ca_file=_svc(devstack, "postgres")["caCert"])
@@ -377,6 +394,13 @@ def test_redis_every_client_type(devstack: dict[str, Any], client: str) -> None:
     assert result.status == "success", result.detail
     assert f"Connected to Redis {rd['version']} at {rd['host']}:{rd['port']} database 3 (no TLS)" in result.detail
     _assert_no_secret(result.detail, rd["password"])
+
+
+def test_redis_url_works_in_redis_py_itself(devstack: dict[str, Any]) -> None:
+    rd = _svc(devstack, "redis")
+    configs = _configs("redis", "python", _redis_facts(rd), SecretAuthInfo(), server="c", database="0")
+    with redis.Redis.from_url(configs["AZURE_REDIS_CONNECTIONSTRING"], socket_timeout=5) as client:
+        assert client.ping()
 
 
 @pytest.mark.parametrize("client", ["python", "dotnet", "springBoot"])
