@@ -511,8 +511,10 @@ def test_list_configuration_names_matches_build(name: str, auth: str, client: st
     assert props.client_type == client
     assert props.auth_type == {CSI: "userAssignedIdentity"}.get(auth, key)
     names = props.names or []
-    assert [n.value for n in names if n.required] == expected_for(EXPECTED[name][auth], client)
-    assert all((n.value or "").endswith("_PORT") for n in names if not n.required)
+    # optional names: a non-default port (absent with Azure facts), Azure Files' endpoint for Spring (present)
+    ports = [n for n in names if not n.required and (n.value or "").endswith("_PORT")]
+    assert [n.value for n in names if n not in ports] == expected_for(EXPECTED[name][auth], client)
+    assert {n.value for n in names if not n.required} - {n.value for n in ports} <= {"azure.storage.file-endpoint"}
     assert [n.credential for n in names] == [expected_credential(n.value or "", auth) for n in names]
 
 
@@ -582,11 +584,12 @@ PG_AZURE = TargetFacts(host="srv.postgres.database.azure.com")
 PG_VALUES = {
     "dotnet": "Server=srv.postgres.database.azure.com;Database=db;Port=5432;Ssl Mode=Require;User Id=dbuser;"
     "Password=P@ss w0rd;",
-    "go": "host=srv.postgres.database.azure.com dbname=db sslmode=require user=dbuser password=P@ss w0rd",
+    "go": "host=srv.postgres.database.azure.com dbname=db sslmode=require user=dbuser password='P@ss w0rd'",
     "java": "jdbc:postgresql://srv.postgres.database.azure.com:5432/db?sslmode=require&user=dbuser"
     "&password=P%40ss%20w0rd",
-    "php": "host=srv.postgres.database.azure.com port=5432 dbname=db sslmode=require user=dbuser password=P@ss w0rd",
-    "python": "dbname=db host=srv.postgres.database.azure.com port=5432 sslmode=require user=dbuser password=P@ss w0rd",
+    "php": "host=srv.postgres.database.azure.com port=5432 dbname=db sslmode=require user=dbuser password='P@ss w0rd'",
+    "python": "dbname=db host=srv.postgres.database.azure.com port=5432 sslmode=require user=dbuser "
+    "password='P@ss w0rd'",
 }
 
 
@@ -741,6 +744,65 @@ def test_signalr_confluent_and_eventhub_values() -> None:
     }
 
 
+TRICKY = "p w'\"\\;@/%&=+x"
+
+
+@pytest.mark.parametrize(
+    ("name", "client", "expected"),
+    [
+        ("postgres-flexible", "python", "password='p w\\'\"\\\\;@/%&=+x'"),
+        ("postgres-flexible", "go", "password='p w\\'\"\\\\;@/%&=+x'"),
+        ("postgres-flexible", "dotnet", 'Password="p w\'""\\;@/%&=+x";'),
+        ("mysql-flexible", "dotnet", 'Password="p w\'""\\;@/%&=+x";'),
+        ("sql", "dotnet", 'Password="p w\'""\\;@/%&=+x"'),
+        ("sql", "go", 'password="p w\'""\\;@/%&=+x";'),
+        ("sql", "java", "password={p w'\"\\;@/%&=+x};"),
+        ("postgres-flexible", "java", "&password=p%20w%27%22%5C%3B%40%2F%25%26%3D%2Bx"),
+    ],
+)
+def test_passwords_are_escaped_for_their_grammar(name: str, client: str, expected: str) -> None:
+    body = linker(TARGETS_BY_NAME[name], SECRET, client)
+    info = body.properties.auth_info
+    assert info is not None
+    info.secret_info.value = TRICKY  # type: ignore[union-attr]
+    (value,) = {c.name: c.value for c in build_configurations(body, PG_AZURE)}.values()
+    assert expected in value
+
+
+def test_users_are_escaped_too() -> None:
+    body = linker(TARGETS_BY_NAME["postgres-flexible"], SECRET, "java")
+    body.properties.auth_info.name = "app +user&=%;'x"  # type: ignore[union-attr]
+    assert "&user=app%20%2Buser%26%3D%25%3B%27x&" in build_configurations(body, PG_AZURE)[0].value
+    body = linker(TARGETS_BY_NAME["postgres-flexible"], SECRET, "python")
+    body.properties.auth_info.name = "app user"  # type: ignore[union-attr]
+    assert " user='app user' " in build_configurations(body, PG_AZURE)[0].value
+
+
+def test_plain_passwords_are_not_quoted() -> None:
+    body = linker(TARGETS_BY_NAME["postgres-flexible"], SECRET, "python")
+    body.properties.auth_info.secret_info.value = "S3cret-pa55_word"  # type: ignore[union-attr]
+    assert build_configurations(body, PG_AZURE)[0].value.endswith(" password=S3cret-pa55_word")
+
+
+def test_redis_url_percent_encodes_only_what_a_url_needs() -> None:
+    facts = TargetFacts(host="c1.redis.cache.windows.net", database="0", account_key="ab/c+d==")
+    assert build("redis", SECRET, "python", facts) == {
+        "AZURE_REDIS_CONNECTIONSTRING": "rediss://:ab%2Fc+d==@c1.redis.cache.windows.net:6380/0"
+    }
+    # StackExchange.Redis takes the key verbatim
+    assert build("redis", SECRET, "dotnet", facts)["AZURE_REDIS_CONNECTIONSTRING"].startswith(
+        "c1.redis.cache.windows.net:6380,password=ab/c+d==,"
+    )
+
+
+def test_spring_file_endpoint_is_optional() -> None:
+    azurite = TargetFacts(account_name="devstoreaccount1", account_key="K", blob_endpoint="http://127.0.0.1:1/d")
+    assert list(build("storage-file", SECRET, "springBoot", azurite)) == [
+        "azure.storage.account-name",
+        "azure.storage.account-key",
+    ]
+
+
 # ================================================================================================ values (local)
 
 LOCAL_PG = TargetFacts(host="127.0.0.1", port=27010, ssl=False)
@@ -748,14 +810,14 @@ LOCAL_PG = TargetFacts(host="127.0.0.1", port=27010, ssl=False)
 
 def test_postgres_local_values_use_facts_not_azure_domains() -> None:
     assert build("postgres-flexible", SECRET, "python", LOCAL_PG)["AZURE_POSTGRESQL_CONNECTIONSTRING"] == (
-        "dbname=db host=127.0.0.1 port=27010 sslmode=disable user=dbuser password=P@ss w0rd"
+        "dbname=db host=127.0.0.1 port=27010 sslmode=disable user=dbuser password='P@ss w0rd'"
     )
     assert build("postgres-flexible", SECRET, "dotnet", LOCAL_PG)["AZURE_POSTGRESQL_CONNECTIONSTRING"] == (
         "Server=127.0.0.1;Database=db;Port=27010;Ssl Mode=Disable;User Id=dbuser;Password=P@ss w0rd;"
     )
     # Go and django carry no port on Azure; a non-default port is still delivered
     assert build("postgres-flexible", SECRET, "go", LOCAL_PG)["AZURE_POSTGRESQL_CONNECTIONSTRING"] == (
-        "host=127.0.0.1 port=27010 dbname=db sslmode=disable user=dbuser password=P@ss w0rd"
+        "host=127.0.0.1 port=27010 dbname=db sslmode=disable user=dbuser password='P@ss w0rd'"
     )
     assert build("postgres-flexible", SECRET, "django", LOCAL_PG)["AZURE_POSTGRESQL_PORT"] == "27010"
     assert build("postgres-flexible", SECRET, "nodejs", LOCAL_PG)["AZURE_POSTGRESQL_SSL"] == "false"
@@ -879,7 +941,7 @@ def test_neon_server_and_database_come_from_connection_string_properties() -> No
     )
     assert values == {
         "NEON_POSTGRESQL_CONNECTIONSTRING": "dbname=neondb host=ep-1.eastus2.azure.neon.tech port=5432 "
-        "sslmode=require user=dbuser password=P@ss w0rd options=endpoint=ep-1"
+        "sslmode=require user=dbuser password='P@ss w0rd' options=endpoint=ep-1"
     }
 
 

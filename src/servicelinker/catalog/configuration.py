@@ -24,7 +24,12 @@ work against them, and Azure facts reproduce Azure's documented values exactly. 
   (Azurite, any non-Azure endpoint) the explicit form
   `DefaultEndpointsProtocol=http;AccountName=..;AccountKey=..;BlobEndpoint=..;QueueEndpoint=..;TableEndpoint=..;`
   listing the endpoints the facts carry.
-* JDBC URLs URL-encode the password.
+* Credentials are escaped for the grammar they are inserted into, and only when needed, so ordinary values stay
+  byte-identical to Azure's: JDBC URLs percent-encode the user and password; libpq strings single-quote a user or
+  password with blanks, quotes or backslashes; ADO.NET strings (.NET, SQL Go) double-quote a value with `;`, quotes
+  or outer blanks; mssql-jdbc brace-quotes a value with `;` or braces; Redis URLs percent-encode `/`, `@`, `:`, `%`,
+  `?`, `#` in the access key.
+* Azure Files for Spring: `azure.storage.file-endpoint` is optional (Azurite has no File service).
 
 Linker-supplied values win over facts: `authInfo.name`/`secretInfo.value` (user, password: databases, Confluent
 key/secret, MongoDB Atlas connection string), `authInfo.clientId`, the service principal's `secret`;
@@ -292,13 +297,13 @@ def _postgres(family: str, p: str) -> None:
     """§4.4 (secret only on AKS); `p` is the prefix (AZURE_POSTGRESQL or NEON_POSTGRESQL)."""
     cs = f"{p}_CONNECTIONSTRING"
     _add(family, SECRET, DOTNET, n(cs, "Server={host};Database={database};Port={port};Ssl Mode={pg_ssl_mode_dotnet};"
-                                       "User Id={user};Password={password};", ".NET connection string",
+                                       "User Id={user_ado};Password={password_ado};", ".NET connection string",
                                    cred=True, connstr=SEMICOLON))  # fmt: skip
     _add(family, SECRET, ("go",), n(cs, "host={host}[ port={nondefault_port}] dbname={database} sslmode={pg_sslmode} "
-                                        "user={user} password={password}", "Go connection string",
+                                        "user={user_pq} password={password_pq}", "Go connection string",
                                     cred=True, connstr=SPACE))  # fmt: skip
     _add(family, SECRET, ("java",), n(cs, "jdbc:postgresql://{host}:{port}/{database}?sslmode={pg_sslmode}"
-                                          "&user={user}&password={password_url}", "JDBC connection string",
+                                          "&user={user_url}&password={password_url}", "JDBC connection string",
                                       cred=True, connstr=QUERY))  # fmt: skip
     _add(family, SECRET, SPRING,
          n("spring.datasource.url", "jdbc:postgresql://{host}:{port}/{database}?sslmode={pg_sslmode}",
@@ -309,10 +314,10 @@ def _postgres(family: str, p: str) -> None:
          n(f"{p}_HOST", "{host}"), n(f"{p}_USER", "{user}"), n(f"{p}_PASSWORD", "{password}", cred=True),
          n(f"{p}_DATABASE", "{database}"), n(f"{p}_PORT", "{port}"), n(f"{p}_SSL", "{ssl}"))
     _add(family, SECRET, ("php", "ruby"),
-         n(cs, "host={host} port={port} dbname={database} sslmode={pg_sslmode} user={user} password={password}",
+         n(cs, "host={host} port={port} dbname={database} sslmode={pg_sslmode} user={user_pq} password={password_pq}",
            "libpq connection string", cred=True, connstr=SPACE))
     _add(family, SECRET, ("python",),
-         n(cs, "dbname={database} host={host} port={port} sslmode={pg_sslmode} user={user} password={password}",
+         n(cs, "dbname={database} host={host} port={port} sslmode={pg_sslmode} user={user_pq} password={password_pq}",
            "psycopg2 connection string", cred=True, connstr=SPACE))
     _add(family, SECRET, ("django",),
          n(f"{p}_NAME", "{database}", "Database name"), n(f"{p}_HOST", "{host}"), n(f"{p}_USER", "{user}"),
@@ -328,10 +333,10 @@ _postgres("neon-postgres", "NEON_POSTGRESQL")
 # ------------------------------------------------------------------------ MySQL (§4.5)
 _M = "AZURE_MYSQL"
 _add("mysql", SECRET, DOTNET, n(f"{_M}_CONNECTIONSTRING", "Server={host};Database={database};Port={port};"
-                                "User Id={user};Password={password};SSL Mode={mysql_ssl_mode_dotnet}",
+                                "User Id={user_ado};Password={password_ado};SSL Mode={mysql_ssl_mode_dotnet}",
                                 ".NET connection string", cred=True, connstr=SEMICOLON))  # fmt: skip
 _add("mysql", SECRET, ("java",), n(f"{_M}_CONNECTIONSTRING", "jdbc:mysql://{host}:{port}/{database}?sslmode="
-                                   "{mysql_sslmode}&user={user}&password={password_url}", "JDBC connection string",
+                                   "{mysql_sslmode}&user={user_url}&password={password_url}", "JDBC connection string",
                                    cred=True, connstr=QUERY))  # fmt: skip
 _add("mysql", SECRET, SPRING,
      n("spring.datasource.url", "jdbc:mysql://{host}:{port}/{database}?sslmode={mysql_sslmode}", "Database URL",
@@ -361,10 +366,10 @@ _add("mysql", SECRET, ("none",),
 # ------------------------------------------------------------------------ Azure SQL (§4.6)
 _S = "AZURE_SQL"
 _add("sql", SECRET, DOTNET, n(f"{_S}_CONNECTIONSTRING", "Data Source={host},{port};Initial Catalog={database};"
-                              "User ID={user};Password={password}", ".NET connection string", cred=True,
+                              "User ID={user_ado};Password={password_ado}", ".NET connection string", cred=True,
                               connstr=SEMICOLON))  # fmt: skip
 _add("sql", SECRET, ("java",), n(f"{_S}_CONNECTIONSTRING", "jdbc:sqlserver://{host}:{port};databaseName={database};"
-                                 "user={user};password={password};", "JDBC connection string", cred=True,
+                                 "user={user_mssql};password={password_mssql};", "JDBC connection string", cred=True,
                                  connstr=SEMICOLON))  # fmt: skip
 _add("sql", SECRET, SPRING,
      n("spring.datasource.url", "jdbc:sqlserver://{host}:{port};databaseName={database};", "Database URL",
@@ -378,7 +383,7 @@ _add("sql", SECRET, ("django",),
      n(f"{_S}_HOST", "{host}"), n(f"{_S}_PORT", "{port}"), n(f"{_S}_NAME", "{database}", "Database name"),
      n(f"{_S}_USER", "{user}"), n(f"{_S}_PASSWORD", "{password}", cred=True))
 _add("sql", SECRET, ("go",), n(f"{_S}_CONNECTIONSTRING", "server={host};port={port};database={database};"
-                               "user id={user};password={password};", "Go connection string", cred=True,
+                               "user id={user_ado};password={password_ado};", "Go connection string", cred=True,
                                connstr=SEMICOLON))  # fmt: skip
 _add("sql", SECRET, ("nodejs",),
      n(f"{_S}_SERVER", "{host}", "Server"), n(f"{_S}_PORT", "{port}"), n(f"{_S}_DATABASE", "{database}"),
@@ -396,7 +401,7 @@ _add("redis", SECRET, DOTNET, n(f"{_R}_CONNECTIONSTRING", "{host}:{port},passwor
                                 "defaultDatabase={database}", "StackExchange.Redis connection string", cred=True,
                                 connstr=COMMA))  # fmt: skip
 _add("redis", SECRET, ("java", "python", "go", "nodejs", "none"),
-     n(f"{_R}_CONNECTIONSTRING", "{redis_scheme}://:{account_key}@{host}:{port}/{database}", "Redis URL",
+     n(f"{_R}_CONNECTIONSTRING", "{redis_scheme}://:{account_key_url}@{host}:{port}/{database}", "Redis URL",
        cred=True, connstr=QUERY))
 _add("redis", SECRET, SPRING,
      n("spring.redis.host", "{host}", "Redis host"), n("spring.redis.port", "{port}", "Redis port"),
@@ -523,7 +528,7 @@ _add("storage-file", SECRET, _STORAGE_CLIENTS,
 _add("storage-file", SECRET, SPRING,
      n("azure.storage.account-name", "{account_name}", "Account name"),
      n("azure.storage.account-key", "{account_key}", "Account key", cred=True),
-     n("azure.storage.file-endpoint", "{file_endpoint}", "File endpoint"))
+     opt("azure.storage.file-endpoint", "{file_endpoint_or_empty}", "File endpoint (when the account has one)"))
 
 # ------------------------------------------------------------------------ Key Vault (§4.3)
 _K = "AZURE_KEYVAULT"
@@ -795,6 +800,40 @@ def _storage_connection_string(ctx: _Ctx) -> str | None:
     return f"DefaultEndpointsProtocol={scheme};{head};" + "".join(f"{k}={v};" for k, v in endpoints)
 
 
+def _libpq_quote(value: str) -> str:
+    """libpq keyword/value syntax: single-quote (escaping `\\` and `'`) when the value is empty or has blanks/quotes."""
+    if value and not any(ch.isspace() or ch in "'\\" for ch in value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _ado_quote(value: str) -> str:
+    """ADO.NET (DbConnectionStringBuilder): double-quote (doubling `"`) a value with `;`, quotes or outer blanks."""
+    if not any(ch in ";'\"" for ch in value) and value == value.strip():
+        return value
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _mssql_jdbc_quote(value: str) -> str:
+    """mssql-jdbc: brace-quote (doubling `}`) when the value has `;`, braces or outer blanks."""
+    if not any(ch in ";{}" for ch in value) and value == value.strip():
+        return value
+    return "{" + value.replace("}", "}}") + "}"
+
+
+#: Characters kept literally in the userinfo of a URL (RFC 3986 unreserved + sub-delims); `/`, `@`, `:`, `%`, `?`,
+#: `#` are percent-encoded, so base64 keys with `/` survive while typical keys stay byte-identical.
+_USERINFO_SAFE = "!$&'()*+,;="
+
+
+def _quoted(resolver: Callable[[_Ctx], str | None], quote_fn: Callable[[str], str]) -> Callable[[_Ctx], str | None]:
+    def resolve(ctx: _Ctx) -> str | None:
+        value = resolver(ctx)
+        return quote_fn(value) if value is not None else None
+
+    return resolve
+
+
 #: Template field -> resolver. A resolver returns None when the value is unknown ("" is a real, empty value).
 _FIELDS: dict[str, Callable[[_Ctx], str | None]] = {
     "host": lambda c: c.facts.host,
@@ -803,7 +842,14 @@ _FIELDS: dict[str, Callable[[_Ctx], str | None]] = {
     "database": _database,
     "user": _auth_user,
     "password": _auth_password,
-    "password_url": lambda c: quote(p, safe="") if (p := _auth_password(c)) is not None else None,
+    "password_url": _quoted(_auth_password, lambda v: quote(v, safe="")),
+    "user_url": _quoted(_auth_user, lambda v: quote(v, safe="")),
+    "user_pq": _quoted(_auth_user, _libpq_quote),
+    "password_pq": _quoted(_auth_password, _libpq_quote),
+    "user_ado": _quoted(_auth_user, _ado_quote),
+    "password_ado": _quoted(_auth_password, _ado_quote),
+    "user_mssql": _quoted(_auth_user, _mssql_jdbc_quote),
+    "password_mssql": _quoted(_auth_password, _mssql_jdbc_quote),
     "ssl": _tls("true", "false"),
     "ssl_cap": _tls("True", "False"),
     "pg_sslmode": _tls("require", "disable"),
@@ -814,11 +860,13 @@ _FIELDS: dict[str, Callable[[_Ctx], str | None]] = {
     "redis_scheme": _tls("rediss", "redis"),
     "account_name": lambda c: c.facts.account_name or c.ids.get("account"),
     "account_key": lambda c: c.secret(c.facts.account_key),
+    "account_key_url": _quoted(lambda c: c.secret(c.facts.account_key), lambda v: quote(v, safe=_USERINFO_SAFE)),
     "endpoint": _endpoint,
     "blob_endpoint": lambda c: c.facts.blob_endpoint,
     "queue_endpoint": lambda c: c.facts.queue_endpoint,
     "table_endpoint": lambda c: c.facts.table_endpoint,
     "file_endpoint": lambda c: c.facts.file_endpoint,
+    "file_endpoint_or_empty": lambda c: c.facts.file_endpoint or "",
     "storage_connection_string": _storage_connection_string,
     "connection_string": lambda c: c.secret(c.facts.connection_string),
     "vault_uri": lambda c: c.facts.vault_uri or c.facts.endpoint,
@@ -841,12 +889,12 @@ _FIELDS: dict[str, Callable[[_Ctx], str | None]] = {
 
 #: Fields the linker's authInfo supplies: a missing one is the caller's error, not the cloud's.
 _AUTH_FIELDS: dict[str, str] = {
-    "user": "properties.authInfo.name",
-    "password": "properties.authInfo.secretInfo.value",
-    "password_url": "properties.authInfo.secretInfo.value",
+    **dict.fromkeys(("user", "user_url", "user_pq", "user_ado", "user_mssql"), "properties.authInfo.name"),
+    **dict.fromkeys(("password", "password_url", "password_pq", "password_ado", "password_mssql"),
+                    "properties.authInfo.secretInfo.value"),
     "client_id": "properties.authInfo.clientId",
     "client_secret": "properties.authInfo.secret",
-}
+}  # fmt: skip
 
 _FIELD = re.compile(r"\{([a-z_]+)\}")
 _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")

@@ -28,7 +28,7 @@ Decisions where the CLI has no real pattern (NOT FOUND / placeholders in the ref
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from servicelinker.catalog import auth
@@ -122,7 +122,6 @@ class Target:
     connstr_prop_params: tuple[tuple[str, str], ...] = ()
     provider_type_override: str | None = None
     notes: str = ""
-    aliases: tuple[str, ...] = field(default=())
 
     @cached_property
     def pattern(self) -> IdPattern | None:
