@@ -365,7 +365,9 @@ def test_drift_deleted_secret_is_restored_and_edit_reverted(
     LATENCIES["drift_edit_max"] = max(edits)
     state = operator.state
     assert state is not None
-    eventually(lambda: len(state.repair_latencies) >= 10, timeout=5, what="10 repairs recorded")
+    # Most repairs start from a watch event (timed by the operator); under load a queued pass (kopf's create
+    # handler, say) may get there first, so not every one of the ten is.
+    eventually(lambda: len(state.repair_latencies) >= 5, timeout=5, what="repairs timed by the operator")
     LATENCIES["operator_event_to_write_median"] = sorted(state.repair_latencies)[len(state.repair_latencies) // 2]
 
     # Still Ready, and the repair is visible as an Event on the connection (names keys, no values).
@@ -385,8 +387,8 @@ def test_missing_namespace_then_created(operator: OperatorThread, admin: Client)
     started = time.monotonic()
     _wait_data(admin, f"sc-{cr.split('-')[0]}-secret", target, {"AZURE_POSTGRESQL_HOST": "db.example"})
     LATENCIES["namespace_created_to_secret"] = time.monotonic() - started
-    cond = _ready(admin, cr)
-    assert (cond["status"], cond["reason"]) == ("True", "Synced")
+    # The spec did not change (generation neither): wait for the new verdict, not just any settled one.
+    eventually(lambda: _ready(admin, cr)["reason"] == "Synced", timeout=10, what="Ready True/Synced")
 
 
 def test_missing_credentials_then_supplied(operator: OperatorThread, admin: Client, namespace: str) -> None:
@@ -409,7 +411,8 @@ def test_missing_credentials_then_supplied(operator: OperatorThread, admin: Clie
     password = _password()
     _companion(admin, cr, password)
     _wait_data(admin, "sc-late-secret", namespace, {"AZURE_REDIS_PASSWORD": password})
-    assert _ready(admin, cr)["status"] == "True"
+    # The spec did not change (generation neither), so wait for the new verdict itself, not just any verdict.
+    eventually(lambda: _ready(admin, cr)["status"] == "True", timeout=10, what="Ready True")
 
 
 def test_unmanaged_secret_is_not_overwritten(operator: OperatorThread, admin: Client, namespace: str) -> None:
@@ -550,6 +553,7 @@ def test_sync_once_reconciles_and_writes_job_status(sync_kubeconfig: Path, admin
     assert result.exit_code == 1, result.output
     printed = json.loads(result.stdout)
     assert printed["namespace"] == SYNC_NS and any(f["name"] == bad for f in printed["failures"])
+    assert f"{bad}: NamespaceNotFound" in result.stderr  # the one line a caller shows when sc-job fails
     assert password not in result.output
 
     admin.delete(ServiceConnection, bad, namespace=SYNC_NS)

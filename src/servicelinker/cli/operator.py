@@ -4,6 +4,9 @@ as a local process against any API server (the dev stack has no kubelet)."""
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -21,8 +24,20 @@ KubeconfigOpt = Annotated[
 NamespaceOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace holding the ServiceConnections.")]
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+@contextmanager
+def _logging(level: str) -> Iterator[None]:
+    """Log to stderr for the duration of the command, then detach (so no handler outlives the stream)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
 
 
 @app.command()
@@ -34,8 +49,8 @@ def run(
     """Run the operator until interrupted: delivers connections, repairs drift, renews the heartbeat Lease."""
     from servicelinker.operator.sync import run as run_operator
 
-    _logging(log_level)
-    run_operator(kubeconfig, namespace)
+    with _logging(log_level):
+        run_operator(kubeconfig, namespace)
 
 
 @app.command()
@@ -52,12 +67,14 @@ def sync(
     if not once:
         typer.echo("ERROR: only --once is supported; `servicelinker operator run` syncs continuously.", err=True)
         raise typer.Exit(2)
-    _logging("WARNING")
     try:
-        report = run_sync_once(kubeconfig, namespace)
+        with _logging("WARNING"):
+            report = run_sync_once(kubeconfig, namespace)
     except Exception as exc:
         typer.echo(f"ERROR: sync failed before any connection was processed: {exc}", err=True)
         raise typer.Exit(1) from exc
     emit(report.public(), output, table_rows=[f.model_dump() for f in report.failures] or None)
     if not report.ok:
+        failed = "; ".join(f"{f.name}: {f.reason}" for f in report.failures)
+        typer.echo(f"sc-job: {report.failed} of {report.total} connection(s) failed: {failed}", err=True)
         raise typer.Exit(1)

@@ -20,6 +20,7 @@ import os
 import random
 import socket
 import time
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -103,7 +104,9 @@ class OperatorState:
     config: OperatorConfig
     client: AsyncClient
     expectations: Expectations = field(default_factory=Expectations)
-    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    #: Per-connection locks, held weakly: a lock lives exactly as long as some pass holds or awaits it, so
+    #: memory does not grow with churn and no lock is ever dropped while in use.
+    locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(default_factory=weakref.WeakValueDictionary)
     pending: set[str] = field(default_factory=set)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     retries: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
@@ -112,13 +115,13 @@ class OperatorState:
     heartbeats: list[str] = field(default_factory=list)
 
     def lock(self, name: str) -> asyncio.Lock:
-        return self.locks.setdefault(name, asyncio.Lock())
+        lock = self.locks.get(name)
+        if lock is None:
+            lock = self.locks[name] = asyncio.Lock()
+        return lock
 
     def forget(self, name: str) -> None:
         """Drop per-connection memory once a connection is gone (bounded memory over churn)."""
-        lock = self.locks.get(name)
-        if lock is not None and not lock.locked():
-            del self.locks[name]
         timer = self.retries.pop(name, None)
         if timer is not None:
             timer.cancel()
@@ -242,15 +245,18 @@ async def _run_requested(state: OperatorState, name: str, trigger: str, started:
     except (ApiError, httpx2.HTTPError) as exc:
         state.pending.discard(name)
         log.warning("%s/%s: re-sync (%s) failed: %s; retrying", state.config.namespace, name, trigger, exc)
-        schedule_retry(state, name, attempt)
+        schedule_retry(state, name, attempt, started, base=0.5)
         return
-    after_pass(state, name, result, attempt)
+    after_pass(state, name, result, attempt, started)
 
 
-def after_pass(state: OperatorState, name: str, result: ReconcileResult | None, attempt: int) -> None:
-    """Ready, gone or invalid: nothing to re-check. Otherwise re-check later, backing off to 5 minutes: the
-    watchers usually fix it sooner (a namespace or credential Secret appearing), this catches the rest (an
-    unmanaged Secret in the way deleted, RBAC granted) without kopf logging each wait as an ERROR."""
+def after_pass(
+    state: OperatorState, name: str, result: ReconcileResult | None, attempt: int, started: float | None = None
+) -> None:
+    """Ready, gone or invalid: nothing to re-check. Otherwise re-check later with backoff (from 0.5 s for API
+    hiccups, 2 s for what someone must fix; at most 5 minutes): the watchers usually fix it sooner (a namespace or
+    credential Secret appearing), this catches the rest (an unmanaged Secret in the way deleted, RBAC granted)
+    without kopf logging each wait as an ERROR. `started` rides along so a repair's latency includes retries."""
     if result is None or result.ready or result.reason == ReadyReason.INVALID_SPEC:
         timer = state.retries.pop(name, None)
         if timer is not None:
@@ -258,19 +264,20 @@ def after_pass(state: OperatorState, name: str, result: ReconcileResult | None, 
         if result is None:
             state.forget(name)
         return
-    schedule_retry(state, name, attempt)
+    schedule_retry(state, name, attempt, started, base=0.5 if result.retryable else 2.0)
 
 
-def schedule_retry(state: OperatorState, name: str, attempt: int) -> None:
+def schedule_retry(state: OperatorState, name: str, attempt: int, started: float | None, *, base: float) -> None:
     if name in state.retries:
         return
     loop = asyncio.get_running_loop()
-    state.retries[name] = loop.call_later(_backoff(attempt, base=2.0), _retry_due, state, name, attempt + 1)
+    delay = _backoff(attempt, base=base)
+    state.retries[name] = loop.call_later(delay, _retry_due, state, name, attempt + 1, started)
 
 
-def _retry_due(state: OperatorState, name: str, attempt: int) -> None:
+def _retry_due(state: OperatorState, name: str, attempt: int, started: float | None) -> None:
     state.retries.pop(name, None)
-    request_sync(state, name, f"retry #{attempt}", None, attempt)
+    request_sync(state, name, f"retry #{attempt}", started, attempt)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -510,7 +517,7 @@ async def periodic_resync(state: OperatorState) -> None:
                 str(to_dict(sc)["metadata"]["name"])
                 async for sc in state.client.list(ServiceConnection, namespace=state.config.namespace)
             }
-            for gone in set(state.locks) - names:
+            for gone in set(state.retries) - names:
                 state.forget(gone)
             for name in names:
                 request_sync(state, name, "periodic re-sync")

@@ -494,12 +494,15 @@ async def _apply(
     return [f"{verb} {exp.kind} {namespace}/{name}{detail}"]
 
 
-def _api_failure(exc: Exception, kind: str, where: str, secrets: Iterable[str]) -> ReconcileError:
-    """Map an API error while writing to a Ready reason and remedy, with any credential blanked out."""
+def _api_failure(
+    exc: Exception, kind: str, where: str, secrets: Iterable[str], *, writing: bool = True
+) -> ReconcileError:
+    """Map an API error while reading or writing to a Ready reason and remedy, any credential blanked out."""
+    doing, verb = ("Writing", "write") if writing else ("Reading", "read")
     if not isinstance(exc, ApiError):
         return ReconcileError(
             ReadyReason.APPLY_FAILED,
-            f"Writing {kind} '{where}' failed: the API server is unreachable ({type(exc).__name__}). The operator "
+            f"{doing} {kind} '{where}' failed: the API server is unreachable ({type(exc).__name__}). The operator "
             "retries with backoff.",
             retryable=True,
         )
@@ -508,7 +511,7 @@ def _api_failure(exc: Exception, kind: str, where: str, secrets: Iterable[str]) 
     if st.code == 403:
         return ReconcileError(
             ReadyReason.FORBIDDEN,
-            f"The operator may not write {kind} '{where}' ({detail}). If sc-extension was installed with "
+            f"The operator may not {verb} {kind} '{where}' ({detail}). If sc-extension was installed with "
             f"operator.watchNamespaces, add '{where.split('/')[0]}' to it.",
         )
     if st.code in (400, 422):
@@ -518,7 +521,7 @@ def _api_failure(exc: Exception, kind: str, where: str, secrets: Iterable[str]) 
         )
     return ReconcileError(
         ReadyReason.APPLY_FAILED,
-        f"Writing {kind} '{where}' failed ({detail}). The operator retries with backoff.",
+        f"{doing} {kind} '{where}' failed ({detail}). The operator retries with backoff.",
         retryable=True,
     )
 
@@ -579,7 +582,7 @@ async def _read_all(
                 (SERVICE_ACCOUNT, sa_name),
             ][i]
             where = f"{conn.namespace if i == 0 else spec.target_namespace}/{name}"
-            raise _api_failure(res, kind, where, ())
+            raise _api_failure(res, kind, where, (), writing=False)
         if isinstance(res, BaseException):
             raise res
     credentials, secret, sa = results
