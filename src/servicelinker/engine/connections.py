@@ -276,7 +276,14 @@ class Engine:
             st.skip("No ServiceConnection in the cluster.")
             return
         if cleanup:
+            # The operator guards Delete-policy connections with a finalizer; deleting before it is in place
+            # would skip the cleanup, so wait for it.
             kconn.set_deletion_policy(kc, resource_name, "Delete")
+            deadline = time.monotonic() + self.settings.ready_timeout
+            while not (kconn.get(kc, resource_name) or {}).get("metadata", {}).get("finalizers"):
+                if time.monotonic() > deadline:
+                    raise errors.operator_silent(f"ServiceConnection {resource_name} got no finalizer in time")
+                time.sleep(0.1)
         kconn.delete(kc, resource_name)
         deadline = time.monotonic() + self.settings.ready_timeout
         while kconn.get(kc, resource_name) is not None:  # the operator's finalizer runs the deletion policy

@@ -5,26 +5,22 @@ from __future__ import annotations
 from servicelinker.model.errors import ArmError, ErrorCode
 
 
-def _type_and_name(resource_id: str) -> tuple[str, str, str]:
-    """('Microsoft.DBforPostgreSQL/flexibleServers/databases', 'sl-postgres/appdb', resource group) of an id."""
+def _resource_path(resource_id: str) -> tuple[str, str]:
+    """('Microsoft.DBforPostgreSQL/flexibleServers/sl-postgres/databases/appdb', resource group) of an id: the
+    part after `providers/`, as ARM names a resource in its not-found message."""
     parts = resource_id.strip("/").split("/")
     rg = parts[3] if len(parts) > 3 and parts[2].lower() == "resourcegroups" else ""
-    try:
-        i = [p.lower() for p in parts].index("providers")
-    except ValueError:
-        return "", resource_id, rg
-    rest = parts[i + 1 :]
-    namespace, pairs = rest[0], rest[1:]
-    types = [namespace, *pairs[0::2]]
-    names = pairs[1::2]
-    return "/".join(types), "/".join(names), rg
+    lowered = [p.lower() for p in parts]
+    if "providers" not in lowered:
+        return resource_id, rg
+    return "/".join(parts[lowered.index("providers") + 1 :]), rg
 
 
 def not_found(resource_id: str, remedy: str | None = None) -> ArmError:
-    rtype, name, rg = _type_and_name(resource_id)
+    path, rg = _resource_path(resource_id)
     return ArmError(
         ErrorCode.RESOURCE_NOT_FOUND,
-        f"The Resource '{rtype}/{name}' under resource group '{rg}' was not found. "
+        f"The Resource '{path}' under resource group '{rg}' was not found. "
         "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
         target=resource_id,
         remedy=remedy or "Check the resource group and name, or create the resource first.",
