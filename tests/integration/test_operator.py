@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -561,6 +562,28 @@ def test_sync_once_reconciles_and_writes_job_status(sync_kubeconfig: Path, admin
         operator_app, ["sync", "--once", "--kubeconfig", str(sync_kubeconfig), "--namespace", SYNC_NS]
     )
     assert result.exit_code == 0, result.output
+
+
+def test_operator_run_cli_process(sync_kubeconfig: Path, admin: Client, namespace: str) -> None:
+    """`servicelinker operator run` as its own process (what the Deployment runs), with the chart's RBAC in the
+    sc-sync release namespace: it delivers, beats, and stops cleanly on SIGTERM."""
+    env = {**os.environ, "SL_HEARTBEAT_SECONDS": "1"}
+    argv = [sys.executable, "-m", "servicelinker", "operator", "run", "--kubeconfig", str(sync_kubeconfig)]
+    proc = subprocess.Popen(
+        [*argv, "--namespace", SYNC_NS], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        password = _password()
+        cr = _connection(admin, namespace, namespace=SYNC_NS, password=password)
+        want = {"AZURE_POSTGRESQL_HOST": "db.example", "AZURE_POSTGRESQL_PASSWORD": password}
+        _wait_data(admin, f"sc-{cr.split('-')[0]}-secret", namespace, want, timeout=30)
+        beat = eventually(lambda: operator_heartbeat(admin, namespace=SYNC_NS), what="heartbeat in sc-sync")
+        assert beat.alive and beat.holder is not None and beat.holder.endswith(f"/{proc.pid}")
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err[-2000:]
+    assert not any(v in out + err for s in SECRET_VALUES for v in (s, _b64(s)))
 
 
 def test_zz_no_secret_values_in_logs_events_or_status(operator: OperatorThread, logs: _Capture, admin: Client) -> None:
