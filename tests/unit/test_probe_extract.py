@@ -525,8 +525,6 @@ def test_catalog_database_round_trip(target: str, family: str, host: str, client
 #: `=`, `+`, braces (libpq quoting, ADO.NET quoting, mssql-jdbc braces, URL percent-encoding).
 TRICKY_PASSWORD = "p w'\"\\;@/%&=+{x}"
 TRICKY_USER = "app +user&=%;'x"
-#: JDBC URLs carry the user as a query value that the catalog does not percent-encode (see the xfail below).
-USER_UNESCAPED = {("postgresql", "java"), ("mysql", "java")}
 #: (target, engine) pairs whose every client type is checked.
 DB_TARGETS = (("postgres-flexible", "postgresql"), ("mysql-flexible", "mysql"), ("sql", "sqlserver"))
 
@@ -542,14 +540,13 @@ def _tricky_cases() -> list[Any]:
 @pytest.mark.parametrize(("target", "family", "client"), _tricky_cases())
 def test_catalog_round_trip_with_credentials_that_need_escaping(target: str, family: str, client: str) -> None:
     facts = TargetFacts(host="127.0.0.1", port=28010, database="appdb", ssl=True)
-    user = "app1" if (family, client) in USER_UNESCAPED else TRICKY_USER
+    user = TRICKY_USER
     configs = _configs(_props(target, client, _secret(user, TRICKY_PASSWORD), server="s", database="appdb"), facts)
     p = ex.extract_database(configs, engine=family)
     assert p is not None
     assert (p.host, p.port, p.database, p.user, p.password) == ("127.0.0.1", 28010, "appdb", user, TRICKY_PASSWORD)
 
 
-@pytest.mark.xfail(reason="catalog template: JDBC `user=` is not percent-encoded ('+', '&', '=', '%' misread)")
 @pytest.mark.parametrize("target", ["postgres-flexible", "mysql-flexible"])
 def test_catalog_jdbc_user_with_url_specials(target: str) -> None:
     facts = TargetFacts(host="127.0.0.1", port=28010, database="appdb", ssl=True)

@@ -67,10 +67,18 @@ def spec_for(
         secret_name=secret_name,
         configurations=entries,
         credentials_secret_name=contract.credentials_secret_name(resource) if credentials else None,
+        credentials_revision=_revision(credentials) if credentials else None,
         service_account=service_account,
         deletion_policy=deletion_policy,
     )
     return spec, credentials
+
+
+def _revision(credentials: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for key in sorted(credentials):
+        digest.update(key.encode() + b"\0" + credentials[key].encode() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def apply(client: Client, resource: str, spec: contract.ServiceConnectionSpec, credentials: dict[str, str]) -> int:

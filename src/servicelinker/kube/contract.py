@@ -88,6 +88,9 @@ class ServiceConnectionSpec(_Camel):
     secret_name: str = Field(alias="secretName")
     configurations: list[ConfigurationEntry] = Field(default_factory=list)
     credentials_secret_name: str | None = Field(default=None, alias="credentialsSecretName")
+    #: A hash of the companion Secret's content: a rotated password changes the spec, hence the generation, so
+    #: the engine can wait until the operator has delivered exactly this revision.
+    credentials_revision: str | None = Field(default=None, alias="credentialsRevision")
     service_account: ServiceAccountSpec | None = Field(default=None, alias="serviceAccount")
     #: Retain (Azure's behaviour: objects stay after the connection is deleted) or Delete (clean up).
     deletion_policy: Literal["Retain", "Delete"] = Field(default="Retain", alias="deletionPolicy")
