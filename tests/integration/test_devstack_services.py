@@ -70,7 +70,9 @@ def test_postgres_description(devstack: dict[str, Any]) -> None:
     assert pg["ssl"] is True
     assert pg["version"].split(".")[0].isdigit()
     assert Path(pg["hbaFile"]).name == "pg_hba.conf"
-    assert "host    all       all       127.0.0.1/32   scram-sha-256" in Path(pg["hbaFile"]).read_text()
+    # Only the admin is admitted over TCP; connections get in through firewall rules the local cloud adds.
+    assert "host    all       sladmin   127.0.0.1/32   scram-sha-256" in Path(pg["hbaFile"]).read_text()
+    assert "host    all       all" not in Path(pg["hbaFile"]).read_text()
     assert pg["env"] == {
         "PGHOST": "127.0.0.1",
         "PGPORT": str(pg["port"]),
