@@ -56,10 +56,30 @@ class RoleAssignment(BaseModel):
     role_name: str = ""
 
 
+class ServicePrincipal(BaseModel):
+    """An app registration's service principal (Entra ID). Secrets are kept as salted hashes only."""
+
+    client_id: str
+    object_id: str
+    display_name: str
+    tenant_id: str = LOCAL_TENANT
+    secret_hashes: list[str] = Field(default_factory=list, repr=False)
+
+
 class InventoryData(BaseModel):
+    """Everything the local cloud knows.
+
+    User-assigned identities are resources of type `Microsoft.ManagedIdentity/userAssignedIdentities` with
+    properties {clientId, principalId, tenantId}; their federated identity credentials are child resources
+    `.../userAssignedIdentities/<name>/federatedIdentityCredentials/<fic>` with properties {issuer, subject,
+    audiences}. Role assignments name principals by object id (`principalId` of an identity, `object_id` of a
+    service principal). Service principals live in the tenant, not in a subscription, hence their own map.
+    """
+
     subscriptions: dict[str, Subscription] = Field(default_factory=dict)
     resources: dict[str, Resource] = Field(default_factory=dict)
     role_assignments: list[RoleAssignment] = Field(default_factory=list)
+    service_principals: dict[str, ServicePrincipal] = Field(default_factory=dict)  # by client id
 
 
 def key(resource_id: str) -> str:
