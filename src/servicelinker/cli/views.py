@@ -56,3 +56,28 @@ def operation_view(op: Operation) -> dict[str, Any]:
 
 def error_detail(op: Operation) -> ErrorDetail:
     return ErrorDetail.model_validate(op.error or {"code": "InternalServerError", "message": "Operation failed."})
+
+
+def secret_provider_class(
+    connection_name: str, namespace: str, configurations: Sequence[Configuration]
+) -> dict[str, Any]:
+    """A ready SecretProviderClass for a Key Vault CSI connection (Azure leaves writing it to the user; the
+    parameters are its tutorial's, filled from the connection). List the vault's secrets under `objects`."""
+    values = {c.name: c.value for c in configurations}
+    objects = "array:\n  - |\n    objectName: <secret-name>\n    objectType: secret\n"
+    return {
+        "apiVersion": "secrets-store.csi.x-k8s.io/v1",
+        "kind": "SecretProviderClass",
+        "metadata": {"name": f"sc-{naming.secret_name(connection_name)[3:-7]}-spc", "namespace": namespace},
+        "spec": {
+            "provider": "azure",
+            "parameters": {
+                "usePodIdentity": "false",
+                "useVMManagedIdentity": "true",
+                "userAssignedIdentityID": values.get("AZURE_KEYVAULT_CLIENTID", ""),
+                "keyvaultName": values.get("AZURE_KEYVAULT_NAME", ""),
+                "tenantId": values.get("AZURE_KEYVAULT_TENANTID", ""),
+                "objects": objects,
+            },
+        },
+    }

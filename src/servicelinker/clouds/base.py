@@ -37,6 +37,15 @@ class ClusterInfo(BaseModel):
     operator_mode: OperatorMode = "in-cluster"
 
 
+class IdentityInfo(BaseModel):
+    """A principal that can be granted roles: a user-assigned identity or a service principal."""
+
+    id: str  # resource id of an identity; `servicePrincipals/<clientId>` for a service principal
+    client_id: str
+    principal_id: str
+    tenant_id: str
+
+
 class FirewallState(BaseModel):
     """Whether the target admits the cluster's outbound IPs, and whether that is enforced by the server."""
 
@@ -60,7 +69,7 @@ class Cloud(Protocol):
 
     def get_cluster(self, cluster_id: str) -> ClusterInfo: ...
 
-    def target_facts(self, target: Target, target_id: str, secret_name: str | None = None) -> TargetFacts:
+    def target_facts(self, target: Target, target_id: str, identity_based: bool = False) -> TargetFacts:
         """Endpoints, ports, keys of the target read from the service itself (a missing database is an error)."""
         ...
 
@@ -71,5 +80,36 @@ class Cloud(Protocol):
     def release_firewall_rule(self, target: Target, target_id: str, ips: list[str], connection_id: str) -> None: ...
 
     def check_firewall(self, target: Target, target_id: str, ips: list[str]) -> FirewallState: ...
+
+    def enable_cluster_features(
+        self,
+        cluster_id: str,
+        *,
+        oidc_issuer: bool = False,
+        workload_identity: bool = False,
+        addons: tuple[str, ...] = (),
+    ) -> ClusterInfo:
+        """Turn features on (never off), as a cluster update: Updating while it runs, then Succeeded."""
+        ...
+
+    def find_identity(self, client_id: str) -> IdentityInfo | None: ...
+
+    def get_identity(self, identity_id: str) -> IdentityInfo: ...
+
+    def find_service_principal(self, client_id: str) -> IdentityInfo | None: ...
+
+    def ensure_federated_credential(
+        self, identity_id: str, name: str, issuer: str, subject: str, audience: str
+    ) -> None: ...
+
+    def federated_credential_exists(self, identity_id: str, issuer: str, subject: str, audience: str) -> bool: ...
+
+    def delete_federated_credential(self, identity_id: str, name: str) -> None: ...
+
+    def ensure_role_assignment(self, principal_id: str, role_id: str, role_name: str, scope: str) -> None: ...
+
+    def has_role_assignment(self, principal_id: str, role_id: str, scope: str) -> bool: ...
+
+    def remove_role_assignment(self, principal_id: str, role_id: str, scope: str) -> None: ...
 
     def describe(self) -> dict[str, Any]: ...

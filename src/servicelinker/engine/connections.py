@@ -22,10 +22,17 @@ from typing import Any
 from lightkube import Client
 
 from servicelinker.catalog import naming
-from servicelinker.catalog.configuration import Configuration, TargetFacts, blank_credentials, build_configurations
+from servicelinker.catalog.configuration import (
+    Configuration,
+    TargetFacts,
+    blank_credentials,
+    build_configurations,
+    family_of,
+)
+from servicelinker.catalog.roles import roles_for
 from servicelinker.catalog.targets import Target, check_supported
 from servicelinker.clouds.base import Cloud, ClusterInfo
-from servicelinker.engine import errors
+from servicelinker.engine import errors, identity
 from servicelinker.engine.oplog import OperationLog, ProgressListener
 from servicelinker.engine.validation import Validator
 from servicelinker.kube import client as kube_client
@@ -133,8 +140,9 @@ class Engine:
         with self._kube(cluster) as kc:
             if not kconn.namespace_exists(kc, namespace):
                 raise errors.namespace_not_found(namespace)
-        if target_id:
-            self.cloud.target_facts(target, target_id)  # the server and database exist
+        facts = self._facts(target, resource, cluster)  # the server and database exist
+        if identity.kind_of(props) in ("workload", "servicePrincipal"):
+            self._identity_plan(cluster, resource, target, facts, cid.name, linker_id)  # the identity exists
         return Plan(linker_id, source_id, cid.name, resource, target, cluster, namespace)
 
     def begin_create_or_update(self, linker_id: str, resource: LinkerResource) -> Operation:
@@ -196,15 +204,19 @@ class Engine:
         with log.step("Check sc-extension health") as st:
             self._await_operator(cluster, st)
         with log.step("Enable cluster features") as st:
-            st.skip("Secret authentication needs no cluster feature.")
+            cluster = self._enable_features(cluster, props, st)
         with log.step("Read target configuration") as st:
-            facts = self._facts(target, resource)
+            facts = self._facts(target, resource, cluster)
             configs = build_configurations(resource, facts, target=target)
             st.note(f"{len(configs)} configuration values for {target.name} ({props.client_type or 'none'}).")
         with log.step("Configure target firewall") as st:
             self._configure_firewall(target, resource, cluster, op.resource_id, st)
         with log.step("Configure identity") as st:
-            st.skip("Secret authentication uses no identity.")
+            plan = self._identity_plan(cluster, resource, target, facts, stored.name, op.resource_id)
+            if plan.kind == "none":
+                st.skip("Secret authentication uses no identity.")
+            else:
+                st.note(identity.apply(self.cloud, plan, cluster))
         resource_name = kconn.resource_name_for(op.resource_id, stored.name)
         with log.step("Write connection to the cluster") as st, self._kube(cluster) as kc:
             spec, credentials = kconn.spec_for(
@@ -214,6 +226,7 @@ class Engine:
                 naming.secret_name(stored.name),
                 configs,
                 resource=resource_name,
+                service_account=plan.service_account,
             )
             generation = kconn.apply(kc, resource_name, spec, credentials)
             st.note(f"ServiceConnection {contract.SYSTEM_NAMESPACE}/{resource_name} generation {generation}.")
@@ -267,6 +280,18 @@ class Engine:
                 cluster = self.cloud.get_cluster(stored.source_id)
                 self.cloud.release_firewall_rule(target, target_id, cluster.outbound_ips, op.resource_id)
                 st.note("Released this connection's use of the cluster's firewall rule.")
+        with log.step("Release identity configuration") as st:
+            kind = identity.kind_of(resource.properties)
+            if kind == "none":
+                st.skip("Secret authentication uses no identity.")
+            elif not cleanup:
+                st.skip("Kept (pass --cleanup to remove the federated credential and role assignments).")
+            else:
+                target = check_supported(resource.properties)
+                cluster = self.cloud.get_cluster(stored.source_id)
+                facts = self._facts(target, resource, cluster)
+                plan = self._identity_plan(cluster, resource, target, facts, stored.name, op.resource_id)
+                st.note(identity.release(self.cloud, plan))
         with log.step("Remove connection record"):
             self.store.delete_linker(op.resource_id)
         return None
@@ -305,8 +330,15 @@ class Engine:
     def _run_validate(self, op: Operation, log: OperationLog) -> dict[str, Any] | None:
         stored = self.get(op.resource_id)
         with log.step("Validate the connection") as st:
+            resource = self._desired(stored)
+            target = check_supported(resource.properties)
+
+            def plan_for(cluster: ClusterInfo) -> identity.IdentityPlan:
+                facts = self._facts(target, resource, cluster)
+                return self._identity_plan(cluster, resource, target, facts, stored.name, op.resource_id)
+
             result = Validator(self.cloud, self._kube).run(
-                op.resource_id, stored.name, stored.source_id, self._desired(stored)
+                op.resource_id, stored.name, stored.source_id, resource, plan_for
             )
             failed = [i["name"] for i in result["properties"]["validationDetail"] if i["result"] == "failure"]
             st.note("All checks passed." if not failed else f"Failed: {' '.join(failed)}")
@@ -345,8 +377,18 @@ class Engine:
     def _run_sync_job(self, cluster: ClusterInfo) -> str:
         """What the chart's sc-job hook runs after an install/upgrade; with no kubelet to run the Job, the same
         command runs here, against the cluster's API server."""
-        argv = [sys.executable, "-m", "servicelinker", "operator", "sync", "--once", "--kubeconfig", cluster.kubeconfig,
-                "--namespace", contract.SYSTEM_NAMESPACE]  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "servicelinker",
+            "operator",
+            "sync",
+            "--once",
+            "--kubeconfig",
+            cluster.kubeconfig,
+            "--namespace",
+            contract.SYSTEM_NAMESPACE,
+        ]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
         if proc.returncode != 0:
             raise errors.extension_failed(f"sc-job failed: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}")
@@ -364,11 +406,51 @@ class Engine:
                 raise errors.operator_silent(beat.message)
             time.sleep(0.5)
 
-    def _facts(self, target: Target, resource: LinkerResource) -> TargetFacts:
-        target_id = resource.properties.target_id
-        if not target_id:
-            return TargetFacts()
-        return self.cloud.target_facts(target, target_id)
+    def _facts(self, target: Target, resource: LinkerResource, cluster: ClusterInfo) -> TargetFacts:
+        """The target's facts, plus what identity-based configurations name: the tenant, and for the Key Vault
+        CSI driver the add-on identity's client id."""
+        props = resource.properties
+        kind = identity.kind_of(props)
+        facts = (
+            self.cloud.target_facts(target, props.target_id, identity_based=kind != "none")
+            if props.target_id
+            else TargetFacts()
+        )
+        if kind == "none":
+            return facts
+        update: dict[str, Any] = {"tenant_id": self.cloud.tenant_id}
+        addon = cluster.addons.get(identity.CSI_ADDON)
+        if kind == "csi" and addon is not None:
+            update["client_id"] = addon.identity_client_id
+        return facts.model_copy(update=update)
+
+    def _enable_features(self, cluster: ClusterInfo, props: Any, st: Any) -> ClusterInfo:
+        oidc, wi, addons = identity.features_for(props)
+        wanted = []
+        if oidc and not cluster.oidc_issuer_enabled:
+            wanted.append("OIDC issuer")
+        if wi and not cluster.workload_identity_enabled:
+            wanted.append("workload identity")
+        missing_addons = tuple(a for a in addons if not (cluster.addons.get(a) and cluster.addons[a].enabled))
+        wanted += [f"add-on {a}" for a in missing_addons]
+        if not (oidc or wi or addons):
+            st.skip("Secret authentication needs no cluster feature.")
+            return cluster
+        if not wanted:
+            st.skip("Already enabled on the cluster.")
+            return cluster
+        updated = self.cloud.enable_cluster_features(
+            cluster.id, oidc_issuer=oidc, workload_identity=wi, addons=missing_addons
+        )
+        st.note(f"Cluster updated (Updating, then {updated.provisioning_state}): enabled {', '.join(wanted)}.")
+        return updated
+
+    def _identity_plan(
+        self, cluster: ClusterInfo, resource: LinkerResource, target: Target, facts: TargetFacts, name: str, lid: str
+    ) -> identity.IdentityPlan:
+        props = resource.properties
+        roles = roles_for(family_of(target, props, facts), props) if identity.kind_of(props) != "none" else ()
+        return identity.resolve(self.cloud, cluster, props, name=name, linker_id=lid, roles=roles)
 
     def _configure_firewall(
         self, target: Target, resource: LinkerResource, cluster: ClusterInfo, linker_id: str, st: Any

@@ -19,6 +19,7 @@ from lightkube.resources.core_v1 import Secret
 from servicelinker.catalog import naming
 from servicelinker.catalog.targets import Target, check_supported
 from servicelinker.clouds.base import Cloud, ClusterInfo
+from servicelinker.engine import identity
 from servicelinker.kube import connections as kconn
 from servicelinker.kube import contract, extension
 from servicelinker.model.errors import ArmError
@@ -32,8 +33,13 @@ LIVE_CONNECTION = "Connection to target validated."
 
 
 def _item(name: str, result: str, message: str | None = None, code: str | None = None) -> ValidationResultItem:
-    return ValidationResultItem(name=name, description=message if result == "success" else None, result=result,
-                                error_message=None if result == "success" else message, error_code=code)  # fmt: skip
+    return ValidationResultItem(
+        name=name,
+        description=message if result == "success" else None,
+        result=result,
+        error_message=None if result == "success" else message,
+        error_code=code,
+    )
 
 
 def _now() -> str:
@@ -64,7 +70,14 @@ class Validator:
         self.cloud = cloud
         self.kube = kube
 
-    def run(self, linker_id: str, name: str, source_id: str, resource: LinkerResource) -> dict[str, Any]:
+    def run(
+        self,
+        linker_id: str,
+        name: str,
+        source_id: str,
+        resource: LinkerResource,
+        identity_plan: Callable[[ClusterInfo], identity.IdentityPlan],
+    ) -> dict[str, Any]:
         start = _now()
         props = resource.properties
         target = check_supported(props)
@@ -73,6 +86,7 @@ class Validator:
         items.append(self._existence(target, props.target_id))
         items.append(self._firewall(target, props.target_id, cluster))
         items.append(self._extension(cluster))
+        items += self._identity(cluster, identity_plan)
         delivered, configured = self._configured(cluster, linker_id, name, props.scope or "default")
         items.append(configured)
         items.append(self._live(target, delivered))
@@ -110,11 +124,24 @@ class Validator:
         except ArmError as exc:
             return _item(TARGET_FIREWALL, "failure", str(exc), exc.code)
         if not state.admitted:
-            return _item(TARGET_FIREWALL, "failure", state.detail + " Update the connection to restore the rule.",
-                         "FirewallRuleMissing")  # fmt: skip
+            return _item(
+                TARGET_FIREWALL,
+                "failure",
+                state.detail + " Update the connection to restore the rule.",
+                "FirewallRuleMissing",
+            )
         if not state.enforceable:
             return _item(TARGET_FIREWALL, "warning", state.detail, "FirewallNotEnforceable")
         return _item(TARGET_FIREWALL, "success", state.detail)
+
+    def _identity(
+        self, cluster: ClusterInfo, identity_plan: Callable[[ClusterInfo], identity.IdentityPlan]
+    ) -> list[ValidationResultItem]:
+        try:
+            plan = identity_plan(cluster)
+        except ArmError as exc:
+            return [_item(identity.IDENTITY_EXISTENCE, "failure", str(exc), exc.code)]
+        return [_item(n, r, m, c) for n, r, m, c in identity.check(self.cloud, plan, cluster)]
 
     def _extension(self, cluster: ClusterInfo) -> ValidationResultItem:
         status = extension.status(cluster.kubeconfig, cluster.id, cluster.operator_mode)
@@ -131,24 +158,43 @@ class Validator:
             expected = expected_secret_data(kc, kconn.resource_name_for(linker_id, name))
             delivered = kconn.read_secret(kc, namespace, secret)
         if expected is None:
-            return delivered, _item(CONFIGURED_INFO, "failure", "The connection is missing from the cluster (no "
-                                    "ServiceConnection in sc-system). Update the connection to restore it.",
-                                    "ConnectionNotInCluster")  # fmt: skip
+            return delivered, _item(
+                CONFIGURED_INFO,
+                "failure",
+                "The connection is missing from the cluster (no "
+                "ServiceConnection in sc-system). Update the connection to restore it.",
+                "ConnectionNotInCluster",
+            )
         if delivered is None:
-            return None, _item(CONFIGURED_INFO, "failure", f"Secret {namespace}/{secret} does not exist. The "
-                               "operator restores it; if it stays missing, check `servicelinker aks extension show`.",
-                               "SecretNotFound")  # fmt: skip
+            return None, _item(
+                CONFIGURED_INFO,
+                "failure",
+                f"Secret {namespace}/{secret} does not exist. The "
+                "operator restores it; if it stays missing, check `servicelinker aks extension show`.",
+                "SecretNotFound",
+            )
         missing = sorted(set(expected) - set(delivered))
         extra = sorted(set(delivered) - set(expected))
         changed = sorted(k for k in expected if k in delivered and delivered[k] != expected[k])
         if missing or extra or changed:
-            parts = [f"{label}: {', '.join(keys)}" for label, keys in
-                     (("missing", missing), ("unexpected", extra), ("differing", changed)) if keys]  # fmt: skip
-            return delivered, _item(CONFIGURED_INFO, "failure", f"Secret {namespace}/{secret} does not match the "
-                                    f"connection ({'; '.join(parts)}). The operator reverts edits; values are not "
-                                    "shown.", "SecretMismatch")  # fmt: skip
-        return delivered, _item(CONFIGURED_INFO, "success", f"Secret {namespace}/{secret} holds the connection's "
-                                f"{len(expected)} configuration values.")  # fmt: skip
+            parts = [
+                f"{label}: {', '.join(keys)}"
+                for label, keys in (("missing", missing), ("unexpected", extra), ("differing", changed))
+                if keys
+            ]
+            return delivered, _item(
+                CONFIGURED_INFO,
+                "failure",
+                f"Secret {namespace}/{secret} does not match the "
+                f"connection ({'; '.join(parts)}). The operator reverts edits; values are not "
+                "shown.",
+                "SecretMismatch",
+            )
+        return delivered, _item(
+            CONFIGURED_INFO,
+            "success",
+            f"Secret {namespace}/{secret} holds the connection's {len(expected)} configuration values.",
+        )
 
     def _live(self, target: Target, delivered: dict[str, str] | None) -> ValidationResultItem:
         if delivered is None:

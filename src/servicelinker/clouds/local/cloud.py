@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
 from servicelinker import paths
 from servicelinker.catalog.configuration import TargetFacts
 from servicelinker.catalog.targets import Target
-from servicelinker.clouds.base import AddonProfile, ClusterInfo, FirewallState
+from servicelinker.clouds.base import AddonProfile, ClusterInfo, FirewallState, IdentityInfo
 from servicelinker.clouds.local import firewall
 from servicelinker.clouds.local.arm import authorization_failed, not_found, service_unavailable
 from servicelinker.clouds.local.facts import read_facts
@@ -22,6 +24,28 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "contributor": ("*",),
     "reader": ("*/read",),
 }
+
+
+IDENTITY_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _identity_info(res: Resource) -> IdentityInfo:
+    p = res.properties
+    return IdentityInfo(
+        id=res.id, client_id=p["clientId"], principal_id=p["principalId"], tenant_id=p.get("tenantId", LOCAL_TENANT)
+    )
+
+
+def _same_assignment(ra: RoleAssignment, principal_id: str, role_id: str, scope: str) -> bool:
+    return (
+        ra.principal_id == principal_id
+        and ra.role_definition_id.lower() == role_id.lower()
+        and ra.scope.rstrip("/").lower() == scope.rstrip("/").lower()
+    )
 
 
 def _action_allowed(role: str, action: str) -> bool:
@@ -134,11 +158,11 @@ class LocalCloud:
 
     # targets -----------------------------------------------------------------------------------------------
 
-    def target_facts(self, target: Target, target_id: str, secret_name: str | None = None) -> TargetFacts:
+    def target_facts(self, target: Target, target_id: str, identity_based: bool = False) -> TargetFacts:
         res = self.find(target_id)
         if res is None:
             raise not_found(target_id)
-        return read_facts(res, target_id, target.id_values(target_id))
+        return read_facts(res, target_id, target.id_values(target_id), identity_based)
 
     # firewall ----------------------------------------------------------------------------------------------
 
@@ -240,6 +264,152 @@ class LocalCloud:
             detail="Firewall rule recorded; not enforceable on this server (it has no IP firewall the local cloud "
             "can edit).",
         )
+
+    # cluster features ------------------------------------------------------------------------------------
+
+    def enable_cluster_features(
+        self,
+        cluster_id: str,
+        *,
+        oidc_issuer: bool = False,
+        workload_identity: bool = False,
+        addons: tuple[str, ...] = (),
+    ) -> ClusterInfo:
+        """A cluster update as AKS runs one: provisioningState Updating while it applies, Succeeded after; the
+        update is recorded in the cluster's `updateHistory`. Add-ons get their own user-assigned identity in the
+        node resource group, as AKS creates `azurekeyvaultsecretsprovider-<cluster>`."""
+        cluster = self.get_cluster(cluster_id)
+        created = {
+            a: self._addon_identity(cluster, a) for a in addons if not cluster.addons.get(a, AddonProfile()).enabled
+        }
+        self.set_cluster_state(cluster_id, "Updating")
+        with self.inventory.edit() as data:
+            props = data.resources[cluster_id.rstrip("/").lower()].properties
+            if oidc_issuer:
+                props.setdefault("oidcIssuerProfile", {})["enabled"] = True
+            if workload_identity:
+                props.setdefault("securityProfile", {}).setdefault("workloadIdentity", {})["enabled"] = True
+            for name, identity in created.items():
+                props.setdefault("addonProfiles", {})[name] = {
+                    "enabled": True,
+                    "identity_client_id": identity.client_id,
+                    "identity_object_id": identity.principal_id,
+                    "identity_resource_id": identity.id,
+                }
+            changes = {"oidcIssuer": oidc_issuer, "workloadIdentity": workload_identity, "addons": list(created)}
+            props.setdefault("updateHistory", []).append({"time": _now(), "enabled": changes})
+            props["provisioningState"] = "Succeeded"
+        return self.get_cluster(cluster_id)
+
+    def _addon_identity(self, cluster: ClusterInfo, addon: str) -> IdentityInfo:
+        parts = cluster.id.split("/")
+        sub, rg, name = parts[2], parts[4], parts[-1]
+        node_rg = f"MC_{rg}_{name}_{cluster.location}"
+        identity_id = (
+            f"/subscriptions/{sub}/resourceGroups/{node_rg}/providers/Microsoft.ManagedIdentity/"
+            f"userAssignedIdentities/{addon.lower()}-{name}"
+        )
+        return self.create_identity(identity_id)
+
+    # identities --------------------------------------------------------------------------------------------
+
+    def create_identity(self, identity_id: str) -> IdentityInfo:
+        """A user-assigned identity (idempotent: an existing one is returned as it is)."""
+        existing = self.inventory.get(identity_id)
+        if existing is None:
+            existing = self.inventory.put(
+                Resource(
+                    id=identity_id,
+                    type=IDENTITY_TYPE,
+                    properties={
+                        "clientId": str(uuid.uuid4()),
+                        "principalId": str(uuid.uuid4()),
+                        "tenantId": LOCAL_TENANT,
+                    },
+                )
+            )
+        return _identity_info(existing)
+
+    def get_identity(self, identity_id: str) -> IdentityInfo:
+        res = self.inventory.get(identity_id)
+        if res is None or res.type.lower() != IDENTITY_TYPE.lower():
+            raise not_found(identity_id, remedy="Create it first: `servicelinker local identity create --id <id>`.")
+        return _identity_info(res)
+
+    def find_identity(self, client_id: str) -> IdentityInfo | None:
+        for res in self.inventory.list(IDENTITY_TYPE):
+            if str(res.properties.get("clientId", "")).lower() == client_id.lower():
+                return _identity_info(res)
+        return None
+
+    def find_service_principal(self, client_id: str) -> IdentityInfo | None:
+        sp = self.inventory.load().service_principals.get(client_id.lower())
+        if sp is None:
+            return None
+        return IdentityInfo(
+            id=f"servicePrincipals/{sp.client_id}",
+            client_id=sp.client_id,
+            principal_id=sp.object_id,
+            tenant_id=sp.tenant_id,
+        )
+
+    def _fic_id(self, identity_id: str, name: str) -> str:
+        return f"{identity_id.rstrip('/')}/federatedIdentityCredentials/{name}"
+
+    def ensure_federated_credential(
+        self, identity_id: str, name: str, issuer: str, subject: str, audience: str
+    ) -> None:
+        self.get_identity(identity_id)
+        self.inventory.put(
+            Resource(
+                id=self._fic_id(identity_id, name),
+                type=f"{IDENTITY_TYPE}/federatedIdentityCredentials",
+                properties={"issuer": issuer, "subject": subject, "audiences": [audience]},
+            )
+        )
+
+    def federated_credential_exists(self, identity_id: str, issuer: str, subject: str, audience: str) -> bool:
+        prefix = f"{identity_id.rstrip('/')}/federatedIdentityCredentials/".lower()
+        for res in self.inventory.list(f"{IDENTITY_TYPE}/federatedIdentityCredentials"):
+            p = res.properties
+            mine = res.id.lower().startswith(prefix)
+            if mine and (p.get("issuer"), p.get("subject")) == (issuer, subject) and audience in p.get("audiences", []):
+                return True
+        return False
+
+    def delete_federated_credential(self, identity_id: str, name: str) -> None:
+        self.inventory.delete(self._fic_id(identity_id, name))
+
+    # role assignments --------------------------------------------------------------------------------------
+
+    def ensure_role_assignment(self, principal_id: str, role_id: str, role_name: str, scope: str) -> None:
+        with self.inventory.edit() as data:
+            for ra in data.role_assignments:
+                if _same_assignment(ra, principal_id, role_id, scope):
+                    return
+            data.role_assignments.append(
+                RoleAssignment(
+                    id=f"{scope}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}",
+                    scope=scope,
+                    principal_id=principal_id,
+                    role_definition_id=role_id,
+                    role_name=role_name,
+                )
+            )
+
+    def has_role_assignment(self, principal_id: str, role_id: str, scope: str) -> bool:
+        return any(
+            ra.principal_id == principal_id
+            and ra.role_definition_id.lower() == role_id.lower()
+            and _in_scope(ra.scope, scope)
+            for ra in self.inventory.load().role_assignments
+        )
+
+    def remove_role_assignment(self, principal_id: str, role_id: str, scope: str) -> None:
+        with self.inventory.edit() as data:
+            data.role_assignments = [
+                ra for ra in data.role_assignments if not _same_assignment(ra, principal_id, role_id, scope)
+            ]
 
     def describe(self) -> dict[str, Any]:
         return {"cloud": self.name, "inventory": str(self.inventory.path), "principal": self.principal}

@@ -8,6 +8,7 @@ targets with no server on this machine (Service Bus, Cosmos DB, ...).
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -98,13 +99,20 @@ def redis_facts(resource: Resource, target_id: str, values: dict[str, str]) -> T
     return TargetFacts(host=p["hostName"], port=port, database=index, ssl=tls, account_key=SecretStr(key))
 
 
-def storage_facts(resource: Resource, target_id: str, values: dict[str, str]) -> TargetFacts:
+def storage_facts(
+    resource: Resource, target_id: str, values: dict[str, str], identity_based: bool = False
+) -> TargetFacts:
+    """Keys and endpoints; token-authenticated connections get the HTTPS endpoints (Azurite accepts bearer
+    tokens only over HTTPS)."""
     p = resource.properties
-    endpoints = p.get("primaryEndpoints", {})
+    oauth = {k.removesuffix("Endpoint"): v for k, v in p.get("oauthEndpoints", {}).items()}
+    endpoints = oauth if identity_based and oauth else p.get("primaryEndpoints", {})
     blob = endpoints.get("blob")
     if blob:
         try:
-            httpx.get(blob.rstrip("/") + "?comp=list", timeout=5)
+            ca = p.get("oauthCaCert")
+            tls = ssl.create_default_context(cafile=ca) if ca and blob.startswith("https") else True
+            httpx.get(blob.rstrip("/") + "?comp=list", timeout=5, verify=tls)
         except httpx.HTTPError as exc:
             raise service_unavailable(resource.id, "storage endpoint", type(exc).__name__) from None
     return TargetFacts(
@@ -140,11 +148,12 @@ READERS: dict[str, Reader] = {
     "microsoft.dbformysql/flexibleservers": mysql_facts,
     "microsoft.dbformysql/servers": mysql_facts,
     "microsoft.cache/redis": redis_facts,
-    "microsoft.storage/storageaccounts": storage_facts,
     "microsoft.keyvault/vaults": keyvault_facts,
 }
 
 
-def read_facts(resource: Resource, target_id: str, values: dict[str, str]) -> TargetFacts:
+def read_facts(resource: Resource, target_id: str, values: dict[str, str], identity_based: bool = False) -> TargetFacts:
+    if resource.type.lower() == "microsoft.storage/storageaccounts":
+        return storage_facts(resource, target_id, values, identity_based)
     reader = READERS.get(resource.type.lower(), recorded_facts)
     return reader(resource, target_id, values)
