@@ -38,6 +38,8 @@ class Ports(BaseModel):
     azurite_https_table: int = Field(default_factory=lambda: _port_base() + 25)
     keyvault: int = Field(default_factory=lambda: _port_base() + 30)
     token_service: int = Field(default_factory=lambda: _port_base() + 31)
+    webhook: int = Field(default_factory=lambda: _port_base() + 32)
+    keyvault_secondary: int = Field(default_factory=lambda: _port_base() + 35)
 
 
 class StackConfig(BaseModel):

@@ -7,7 +7,7 @@ emulator; the server speaks Key Vault's documented wire format so the official S
 Vault URLs and name resolution: Lowkey Vault-style `https://<vault>.localhost:<port>/` URLs need `*.localhost` to
 resolve, which glibc does not do on Debian 12 without nss-myhostname/systemd-resolved (`getent hosts
 slvault.localhost` fails here). So every vault gets its own loopback listener and an IP URL:
-`slvault` (the default) on `cfg.ports.keyvault`, `slvault2` on `cfg.ports.keyvault + SECOND_VAULT_PORT_OFFSET`.
+`slvault` (the default) on `cfg.ports.keyvault`, `slvault2` on `cfg.ports.keyvault_secondary`.
 The server still selects a vault by a `<vault>.localhost` Host header where that name does resolve, and the
 certificate covers `127.0.0.1`, `localhost` and `*.localhost`.
 
@@ -40,8 +40,6 @@ from servicelinker.devstack.config import HOST, StackConfig
 NAME = "keyvault"
 DEFAULT_VAULT = "slvault"
 SECOND_VAULT = "slvault2"
-#: No Ports field exists for a second vault yet; this offset stays inside the service's port block.
-SECOND_VAULT_PORT_OFFSET = 5
 START_TIMEOUT = 30.0
 CERT_VALIDITY = dt.timedelta(days=825)
 RENEW_BEFORE = dt.timedelta(days=30)
@@ -60,7 +58,7 @@ class TlsFiles:
 
 
 def vault_ports(cfg: StackConfig) -> dict[str, int]:
-    return {DEFAULT_VAULT: cfg.ports.keyvault, SECOND_VAULT: cfg.ports.keyvault + SECOND_VAULT_PORT_OFFSET}
+    return {DEFAULT_VAULT: cfg.ports.keyvault, SECOND_VAULT: cfg.ports.keyvault_secondary}
 
 
 def vault_urls(cfg: StackConfig) -> dict[str, str]:
