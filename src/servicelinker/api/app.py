@@ -1,0 +1,244 @@
+"""The resource-provider REST server: `create_app(settings) -> FastAPI`.
+
+Startup (the lifespan) opens the store, builds the authenticator (an OpenID issuer, or `--insecure-dev`) and starts
+the operation runner; shutdown stops the runner. Each request gets an Engine bound to its caller: the local cloud
+with the token's `oid` as principal, so the engine's own permission checks (`check_access`) are the caller's, and
+`systemData.createdBy` names the caller. Long-running work is submitted to the runner after each `begin_*`.
+
+ARM paths are case-insensitive; a small middleware spells the provider's keywords (`Microsoft.ServiceLinker`,
+`linkers`, `validateLinker`, `resourcegroups` of location paths, ...) the way the routes do before routing, leaving
+the `{resourceUri}` part as written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from servicelinker import paths
+from servicelinker.api import errors, openapi, routes_dryrun, routes_linkers, routes_tenant
+from servicelinker.api.auth import (
+    DEFAULT_AUDIENCES,
+    Authenticator,
+    InsecureDevAuthenticator,
+    JwtAuthenticator,
+    Principal,
+)
+from servicelinker.api.deps import Backend, EngineLike, RunnerLike
+from servicelinker.store.repository import Store
+
+log = logging.getLogger("servicelinker.api")
+
+
+@dataclass
+class ApiSettings:
+    """What `servicelinker serve` configures; the injection points at the end are for tests."""
+
+    state_dir: Path | None = None
+    #: SQLAlchemy URL of the store; default: SQLite in the state directory.
+    store_url: str | None = None
+    inventory: Path | None = None
+    issuer: str | None = None
+    audiences: tuple[str, ...] = DEFAULT_AUDIENCES
+    #: CA bundle that verifies the issuer's TLS certificate (a private issuer such as the local token service).
+    issuer_ca: str | None = None
+    insecure_dev: bool = False
+    location: str = "local"
+    workers: int = 2
+    retry_after: int = 1
+    #: Base URL written into Azure-AsyncOperation/Location (default: the request's own).
+    public_url: str | None = None
+    ready_timeout: float = 90.0
+    extension_values: dict[str, Any] = field(default_factory=dict)
+    # injection points (tests) -------------------------------------------------------------------------------
+    authenticator: Authenticator | None = None
+    engine_factory: Callable[[Principal], EngineLike] | None = None
+    store: Store | None = None
+    runner: RunnerLike | None = None
+
+
+class InlineRunner:
+    """Runs submitted operations on a few threads of this process (until the durable Runner is available)."""
+
+    def __init__(self, engine_factory: Callable[[], Any], workers: int = 2) -> None:
+        self._engine_factory = engine_factory
+        self._workers = max(1, workers)
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._futures: set[Future[None]] = set()
+
+    def start(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="sl-operation")
+
+    def _run(self, operation_id: str) -> None:
+        try:
+            self._engine_factory().run(operation_id)
+        except Exception:  # the engine records failures itself; this is a last resort
+            log.exception("operation %s could not run", operation_id)
+
+    def submit(self, operation_id: str) -> None:
+        if self._pool is None:
+            raise RuntimeError("the runner is not started")
+        fut = self._pool.submit(self._run, operation_id)
+        with self._lock:
+            self._futures.add(fut)
+        fut.add_done_callback(self._forget)
+
+    def _forget(self, fut: Future[None]) -> None:
+        with self._lock:
+            self._futures.discard(fut)
+
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def make_runner(engine_factory: Callable[[], Any], store: Store, workers: int) -> RunnerLike:
+    """The engine's durable Runner when present, else the in-process one."""
+    try:
+        from servicelinker.engine.runner import Runner  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return InlineRunner(engine_factory, workers)
+    import os
+    import socket
+    import uuid
+
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    runner: RunnerLike = Runner(engine_factory, store, owner=owner, workers=workers)
+    return runner
+
+
+def build_authenticator(settings: ApiSettings) -> Authenticator:
+    if settings.authenticator is not None:
+        return settings.authenticator
+    if settings.insecure_dev:
+        return InsecureDevAuthenticator()
+    if not settings.issuer:
+        raise ValueError("an OpenID issuer (--issuer) is required unless --insecure-dev is given")
+    return JwtAuthenticator(settings.issuer, settings.audiences, ca_file=settings.issuer_ca)
+
+
+def build_backend(settings: ApiSettings) -> Backend:
+    from servicelinker.clouds.local.cloud import LocalCloud
+    from servicelinker.engine.connections import Engine, EngineSettings
+
+    state = settings.state_dir or paths.state_dir()
+    store = settings.store
+    if store is None:
+        store = Store(settings.store_url, state / "store.key") if settings.store_url else Store.in_directory(state)
+    inventory = settings.inventory or paths.inventory_file(state)
+    engine_settings = EngineSettings(ready_timeout=settings.ready_timeout,
+                                     extension_values=dict(settings.extension_values))  # fmt: skip
+    chosen_store = store
+
+    def engine_for(principal: Principal) -> EngineLike:
+        cloud = LocalCloud(inventory, principal=principal.object_id)
+        return Engine(cloud, chosen_store, dataclasses.replace(engine_settings, caller=principal.display_name))
+
+    def runner_engine() -> Engine:
+        return Engine(LocalCloud(inventory), chosen_store, engine_settings)
+
+    runner = settings.runner or make_runner(runner_engine, store, settings.workers)
+    return Backend(
+        engine_for=settings.engine_factory or engine_for,
+        store=store,
+        runner=runner,
+        authenticator=build_authenticator(settings),
+        location=settings.location,
+        retry_after=settings.retry_after,
+        public_url=settings.public_url,
+    )
+
+
+# ------------------------------------------------------------------------------------------- case-insensitive paths
+
+_KEYWORDS = {k.lower(): k for k in (
+    "providers", "Microsoft.ServiceLinker", "linkers", "dryruns", "daprConfigurations", "validateLinker",
+    "listConfigurations", "generateConfigurations", "operations", "configurationNames", "locations",
+    "operationStatuses", "operationResults", "subscriptions",
+)}  # fmt: skip
+
+
+def canonical_path(path: str) -> str:
+    """Spell the provider's keywords as the routes do; `{resourceUri}` and names are left as written."""
+    segments = path.split("/")
+    lowered = [s.lower() for s in segments]
+    provider = [i for i in range(1, len(segments)) if lowered[i] == "microsoft.servicelinker"
+                and lowered[i - 1] == "providers"]  # fmt: skip
+    if not provider:
+        return path
+    at = provider[-1]
+    out = list(segments)
+    out[at - 1], out[at] = "providers", "Microsoft.ServiceLinker"
+    # keywords sit at odd offsets after the provider: /linkers/{name}/validateLinker, /locations/{loc}/dryruns/...
+    for i in range(at + 1, len(out), 2):
+        out[i] = _KEYWORDS.get(lowered[i], out[i])
+    if lowered[:2] == ["", "subscriptions"]:
+        out[1] = "subscriptions"
+        if len(out) > 3 and lowered[3] == "resourcegroups" and at == 6 and len(out) > 7 and lowered[7] == "locations":
+            out[3] = "resourcegroups"
+    return "/".join(out)
+
+
+class CanonicalPathMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            fixed = canonical_path(path)
+            if fixed != path:
+                scope = dict(scope)
+                scope["path"] = fixed
+                scope["raw_path"] = fixed.encode()
+        await self.app(scope, receive, send)
+
+
+# ----------------------------------------------------------------------------------------------------------- app
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        backend = build_backend(settings)
+        app.state.backend = backend
+        backend.runner.start()
+        log.info("servicelinker API ready (%s)", backend.authenticator.describe())
+        try:
+            yield
+        finally:
+            backend.runner.stop()
+
+    app = FastAPI(
+        title="Microsoft.ServiceLinker",
+        description="servicelinker: the Microsoft.ServiceLinker resource provider (Azure Service Connector) for "
+        "Kubernetes. Paths, bodies, long-running operations and errors follow ARM and the published specification "
+        "(api-version 2024-04-01; every published version is accepted).",
+        version=openapi.API_DOC_VERSION,
+        lifespan=lifespan,
+        separate_input_output_schemas=False,
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    errors.install(app)
+    app.include_router(routes_tenant.router)
+    app.include_router(routes_dryrun.router)
+    app.include_router(routes_linkers.router)
+    app.add_middleware(CanonicalPathMiddleware)
+    openapi.install(app)
+    return app

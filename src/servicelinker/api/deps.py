@@ -1,0 +1,162 @@
+"""What every route needs: the backend (engines per caller, the store, the runner), the caller, the api-version
+check, and the source id parsed out of `{resourceUri}`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from servicelinker.api import errors
+from servicelinker.api.auth import Authenticator, Principal
+from servicelinker.catalog.configuration import Configuration, TargetFacts
+from servicelinker.catalog.targets import Target
+from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.ids import AKS_SOURCE, AKS_SOURCE_PATTERN, LINKER_PROVIDER, is_valid_resource_id
+from servicelinker.model.linker import API_VERSIONS, LinkerResource
+from servicelinker.store.repository import Operation, Store, StoredLinker
+
+_API_VERSION_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}(-[a-z]+)?$")
+
+
+class CloudLike(Protocol):
+    def check_access(self, scope: str, action: str) -> None: ...
+
+    def target_facts(self, target: Target, target_id: str, secret_name: str | None = None) -> TargetFacts: ...
+
+
+class EngineLike(Protocol):
+    """The engine's methods the REST layer calls (servicelinker.engine.connections.Engine)."""
+
+    @property
+    def cloud(self) -> Any: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    def get(self, linker_id: str) -> StoredLinker: ...
+
+    def list_linkers(self, source_id: str) -> list[StoredLinker]: ...
+
+    def list_configurations(self, linker_id: str) -> list[Configuration]: ...
+
+    def plan(self, linker_id: str, resource: LinkerResource) -> Any: ...
+
+    def begin_create_or_update(self, linker_id: str, resource: LinkerResource) -> Operation: ...
+
+    def begin_delete(self, linker_id: str, cleanup: bool = False) -> Operation | None: ...
+
+    def begin_validate(self, linker_id: str) -> Operation: ...
+
+    def operation(self, operation_id: str) -> Operation | None: ...
+
+
+class RunnerLike(Protocol):
+    """servicelinker.engine.runner.Runner (start, submit after each begin_*, stop)."""
+
+    def start(self) -> object: ...
+
+    def submit(self, operation_id: str) -> None: ...
+
+    def stop(self) -> object: ...
+
+
+@dataclass
+class Backend:
+    """Per-process services: an engine bound to a caller, the shared store, the operation runner."""
+
+    engine_for: Callable[[Principal], EngineLike]
+    store: Store
+    runner: RunnerLike
+    authenticator: Authenticator
+    location: str = "local"
+    retry_after: int = 1
+    public_url: str | None = None
+
+
+def backend(request: Request) -> Backend:
+    found: Backend = request.app.state.backend
+    return found
+
+
+_bearer = HTTPBearer(auto_error=False, description="An Entra ID (or compatible issuer) access token for ARM.")
+
+
+def caller(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+) -> Principal:
+    """The authenticated caller (401 in ARM's format otherwise)."""
+    be = backend(request)
+    return be.authenticator.authenticate(request.headers.get("authorization"))
+
+
+def check_api_version(version: str | None, resource_type: str, location: str) -> str:
+    if not version:
+        raise errors.missing_api_version()
+    if version in API_VERSIONS:
+        return version
+    if not _API_VERSION_SHAPE.match(version):
+        raise errors.invalid_api_version(version)
+    raise errors.unregistered_api_version(version, resource_type, location)
+
+
+def api_version_param(resource_type: str) -> Callable[..., str]:
+    """A dependency checking `?api-version=` for `resource_type` (named in ARM's error)."""
+
+    def dependency(
+        request: Request,
+        api_version: Annotated[
+            str,
+            Query(
+                alias="api-version",
+                description="The API version to use for this operation.",
+                min_length=1,
+                json_schema_extra={"enum": list(API_VERSIONS)},
+            ),
+        ],
+    ) -> str:
+        return check_api_version(api_version, resource_type, backend(request).location)
+
+    return dependency
+
+
+Caller = Annotated[Principal, Depends(caller)]
+BackendDep = Annotated[Backend, Depends(backend)]
+
+
+def source_id_of(resource_uri: str, *, field: str = "resourceUri") -> str:
+    """The source resource id of `{resourceUri}`; only AKS clusters are sources for now (400 otherwise)."""
+    text = "/" + resource_uri.strip("/")
+    if not is_valid_resource_id(text):
+        raise ArmError(
+            ErrorCode.INVALID_RESOURCE_ID,
+            f"Resource id is invalid: {text}",
+            target=field,
+            remedy="Address the connection under the full ARM id of its source, e.g. /subscriptions/<sub>/"
+            "resourceGroups/<group>/providers/Microsoft.ContainerService/managedClusters/<cluster>.",
+        )
+    if AKS_SOURCE.fullmatch(text) is None:
+        raise ArmError(
+            ErrorCode.INVALID_ARGUMENT_VALUE,
+            f"Unsupported source resource id: {text}. Source id pattern should be: {AKS_SOURCE_PATTERN}",
+            target=field,
+            remedy="This server connects AKS clusters (Microsoft.ContainerService/managedClusters) only; address the "
+            "connection under a cluster's id.",
+        )
+    return text
+
+
+def child_id(source_id: str, collection: str, name: str) -> str:
+    return f"{source_id}/providers/{LINKER_PROVIDER}/{collection}/{name}"
+
+
+def source_of(resource_id: str) -> str:
+    """The scope (source id) of a linker or dryrun id."""
+    marker = f"/providers/{LINKER_PROVIDER.lower()}/"
+    lowered = resource_id.lower()
+    return resource_id[: lowered.rindex(marker)] if marker in lowered else resource_id
