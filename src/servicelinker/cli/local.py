@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from servicelinker.cli import common
+from servicelinker.cli import common, identity
 from servicelinker.cli.output import OutputFormat, emit
 from servicelinker.clouds.local.cloud import DEFAULT_PRINCIPAL, LocalCloud
 from servicelinker.clouds.local.inventory import Resource
@@ -25,6 +25,8 @@ app.add_typer(resource_app, name="resource")
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(provider_app, name="provider")
 app.add_typer(role_app, name="role")
+app.add_typer(identity.app, name="identity")
+app.add_typer(identity.sp_app, name="sp")
 
 Output = Annotated[OutputFormat, typer.Option("--output", "-o")]
 Pairs = Annotated[list[str] | None, typer.Option(help="KEY=VALUE, repeatable.")]

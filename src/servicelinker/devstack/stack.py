@@ -16,8 +16,9 @@ from servicelinker.devstack import process
 from servicelinker.devstack.base import Health, Service
 from servicelinker.devstack.config import StackConfig
 
-#: Start order. Kubernetes first, data services after, then the out-of-cluster operator, and last the
-#: registration of everything as local-cloud resources (which reads the others' descriptions).
+#: Start order. Kubernetes first, data services and the token service after, then the out-of-cluster operator
+#: and the workload-identity webhook (it reads the token service's authority), and last the registration of
+#: everything as local-cloud resources (which reads the others' descriptions).
 SERVICE_NAMES: tuple[str, ...] = (
     "kube",
     "postgres",
@@ -25,7 +26,9 @@ SERVICE_NAMES: tuple[str, ...] = (
     "redis",
     "azurite",
     "keyvault",
+    "tokenservice",
     "operator",
+    "webhook",
     "localcloud",
 )
 

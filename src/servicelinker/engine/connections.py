@@ -397,8 +397,7 @@ class Engine:
     def _await_operator(self, cluster: ClusterInfo, st: Any) -> None:
         deadline = time.monotonic() + self.settings.heartbeat_grace
         while True:
-            status = extension.status(cluster.kubeconfig, cluster.id, cluster.operator_mode)
-            beat = next(s for s in status.statuses if s.code == "OperatorHeartbeat")
+            beat = extension.heartbeat(cluster.kubeconfig, cluster.operator_mode)
             if beat.level != "Error":
                 st.note(beat.message)
                 return

@@ -13,6 +13,7 @@ from servicelinker.catalog.configuration import TargetFacts
 from servicelinker.catalog.targets import Target
 from servicelinker.clouds.base import AddonProfile, ClusterInfo, FirewallState, IdentityInfo
 from servicelinker.clouds.local import firewall
+from servicelinker.clouds.local import identity as identities
 from servicelinker.clouds.local.arm import authorization_failed, not_found, service_unavailable
 from servicelinker.clouds.local.facts import read_facts
 from servicelinker.clouds.local.inventory import LOCAL_TENANT, Inventory, Resource, RoleAssignment
@@ -24,9 +25,6 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "contributor": ("*",),
     "reader": ("*/read",),
 }
-
-
-IDENTITY_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
 
 
 def _now() -> str:
@@ -311,74 +309,44 @@ class LocalCloud:
         )
         return self.create_identity(identity_id)
 
-    # identities --------------------------------------------------------------------------------------------
+    # identities (the records live in identity.py, shared with the token service and the CLI) -----------------
 
     def create_identity(self, identity_id: str) -> IdentityInfo:
         """A user-assigned identity (idempotent: an existing one is returned as it is)."""
-        existing = self.inventory.get(identity_id)
-        if existing is None:
-            existing = self.inventory.put(
-                Resource(
-                    id=identity_id,
-                    type=IDENTITY_TYPE,
-                    properties={
-                        "clientId": str(uuid.uuid4()),
-                        "principalId": str(uuid.uuid4()),
-                        "tenantId": LOCAL_TENANT,
-                    },
-                )
-            )
-        return _identity_info(existing)
+        return _identity_info(identities.create_identity(self.inventory, identity_id))
 
     def get_identity(self, identity_id: str) -> IdentityInfo:
-        res = self.inventory.get(identity_id)
-        if res is None or res.type.lower() != IDENTITY_TYPE.lower():
-            raise not_found(identity_id, remedy="Create it first: `servicelinker local identity create --id <id>`.")
-        return _identity_info(res)
+        return _identity_info(identities.get_identity(self.inventory, identity_id))
 
-    def find_identity(self, client_id: str) -> IdentityInfo | None:
-        for res in self.inventory.list(IDENTITY_TYPE):
-            if str(res.properties.get("clientId", "")).lower() == client_id.lower():
-                return _identity_info(res)
-        return None
-
-    def find_service_principal(self, client_id: str) -> IdentityInfo | None:
-        sp = self.inventory.load().service_principals.get(client_id.lower())
-        if sp is None:
+    def _principal(self, client_id: str, kind: str) -> IdentityInfo | None:
+        found = identities.find_principal_by_client_id(self.inventory, client_id)
+        if found is None or found.kind != kind:
             return None
+        ident = found.resource_id or f"servicePrincipals/{found.client_id}"
         return IdentityInfo(
-            id=f"servicePrincipals/{sp.client_id}",
-            client_id=sp.client_id,
-            principal_id=sp.object_id,
-            tenant_id=sp.tenant_id,
+            id=ident, client_id=found.client_id, principal_id=found.object_id, tenant_id=found.tenant_id
         )
 
-    def _fic_id(self, identity_id: str, name: str) -> str:
-        return f"{identity_id.rstrip('/')}/federatedIdentityCredentials/{name}"
+    def find_identity(self, client_id: str) -> IdentityInfo | None:
+        return self._principal(client_id, "userAssignedIdentity")
+
+    def find_service_principal(self, client_id: str) -> IdentityInfo | None:
+        return self._principal(client_id, "servicePrincipal")
 
     def ensure_federated_credential(
         self, identity_id: str, name: str, issuer: str, subject: str, audience: str
     ) -> None:
-        self.get_identity(identity_id)
-        self.inventory.put(
-            Resource(
-                id=self._fic_id(identity_id, name),
-                type=f"{IDENTITY_TYPE}/federatedIdentityCredentials",
-                properties={"issuer": issuer, "subject": subject, "audiences": [audience]},
-            )
-        )
+        identities.ensure_federated_credential(self.inventory, identity_id, name, issuer, subject, (audience,))
 
     def federated_credential_exists(self, identity_id: str, issuer: str, subject: str, audience: str) -> bool:
-        prefix = f"{identity_id.rstrip('/')}/federatedIdentityCredentials/".lower()
-        for res in self.inventory.list(f"{IDENTITY_TYPE}/federatedIdentityCredentials"):
-            p = res.properties
-            mine = res.id.lower().startswith(prefix)
-            if mine and (p.get("issuer"), p.get("subject")) == (issuer, subject) and audience in p.get("audiences", []):
-                return True
-        return False
+        return any(
+            (f.properties.get("issuer"), f.properties.get("subject")) == (issuer, subject)
+            and audience in f.properties.get("audiences", [])
+            for f in identities.list_federated_credentials(self.inventory, identity_id)
+        )
 
     def delete_federated_credential(self, identity_id: str, name: str) -> None:
-        self.inventory.delete(self._fic_id(identity_id, name))
+        identities.delete_federated_credential(self.inventory, identity_id, name)
 
     # role assignments --------------------------------------------------------------------------------------
 
