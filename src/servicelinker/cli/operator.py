@@ -33,6 +33,10 @@ def _logging(level: str) -> Iterator[None]:
     old_level = root.level
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # The HTTP client logs every request at INFO; at INFO that would be most of the operator's log.
+    quiet = [logging.getLogger(n) for n in ("httpx2", "httpx", "httpcore2", "httpcore")]
+    for lg in quiet:
+        lg.setLevel(max(logging.WARNING, root.level))
     try:
         yield
     finally:

@@ -96,6 +96,9 @@ class OperatorConfig:
     identity: str = field(default_factory=default_identity)
 
 
+MAX_CONCURRENT_PASSES = 24
+
+
 @dataclass
 class OperatorState:
     """Everything the handlers share, passed to kopf as `memo`. kopf shallow-copies the memo per object, so
@@ -113,6 +116,8 @@ class OperatorState:
     #: Seconds from a drift event's arrival to the repaired object being written, most recent last.
     repair_latencies: deque[float] = field(default_factory=lambda: deque(maxlen=256))
     heartbeats: list[str] = field(default_factory=list)
+    #: At most this many reconcile passes at once (each makes a few API calls over a pool of 100 connections).
+    passes: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_PASSES))
 
     def lock(self, name: str) -> asyncio.Lock:
         lock = self.locks.get(name)
@@ -152,6 +157,15 @@ async def sync_connection(
 
 
 async def _sync_locked(
+    state: OperatorState, name: str, *, trigger: str, touch: bool, started: float | None
+) -> ReconcileResult | None:
+    # A burst (thousands of connections created at once) would otherwise start thousands of passes sharing one
+    # HTTP connection pool; they time out waiting for it and retry. The gate keeps passes within the pool.
+    async with state.passes:
+        return await _sync_gated(state, name, trigger=trigger, touch=touch, started=started)
+
+
+async def _sync_gated(
     state: OperatorState, name: str, *, trigger: str, touch: bool, started: float | None
 ) -> ReconcileResult | None:
     obj = await get_connection(state.client, name, state.config.namespace)
