@@ -10,6 +10,7 @@ Run alone with `SL_DEVSTACK_ONLY=kube,azurite,keyvault[,tokenservice] SL_TEST_PO
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import subprocess
 import sys
@@ -36,8 +37,6 @@ EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 RG = f"/subscriptions/{LOCAL_SUBSCRIPTION}/resourceGroups/sl-wi-test/providers"
 STORAGE_ID = f"{RG}/Microsoft.Storage/storageAccounts/devstoreaccount1"
 VAULT_ID = f"{RG}/Microsoft.KeyVault/vaults/slvault"
-#: Port of the verifying Key Vault instance this module runs (inside the stack's port block, unused by services).
-VERIFYING_KV_OFFSET = 7
 
 #: The consumer: an application as written for Azure. Arguments: credential kind, operation, endpoint.
 CONSUMER = r"""
@@ -195,7 +194,7 @@ def verifying_vault(
     """A second Key Vault server that checks our tokens' signatures against the token service's JWKS, names the
     token service as its challenge authority, and authorizes by object id (an access file mirroring the role)."""
     kv, ts = services["keyvault"], services["tokenservice"]
-    port = stack_config.ports.token_service + VERIFYING_KV_OFFSET
+    port = free_port()  # ephemeral range: no dev-stack port block can hold it
     access = tmp_path_factory.mktemp("kv") / "access.json"
     access.write_text(json.dumps({"slvault": {app.principal_id: ["Key Vault Secrets Officer"]}}))
     tls_dir = Path(kv["caCert"]).parent
@@ -217,6 +216,12 @@ def verifying_vault(
         yield url
     finally:
         process.stop(stack_config.state_dir, rec)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
 
 
 def consume(

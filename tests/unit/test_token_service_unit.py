@@ -255,8 +255,21 @@ def test_unsigned_and_hmac_assertions_are_refused(post: Post, uami: dict[str, st
     refused(post(assertion_form(uami["clientId"], hmac_signed)), 400, "invalid_request", 5002730)
 
 
+def test_key_of_another_type_fails_signature_check(post: Post, uami: dict[str, str]) -> None:
+    """An ES256 token naming the issuer's RSA key id must not verify (no algorithm confusion)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    now = int(time.time())
+    claims = {"iss": ISSUER, "sub": uami["subject"], "aud": ["api://AzureADTokenExchange"], "exp": now + 60}
+    token = jwt.encode(claims, ec_key, algorithm="ES256", headers={"kid": KID})
+    refused(post(assertion_form(uami["clientId"], token)), 401, "invalid_client", 50013)
+
+
 def test_malformed_assertion_is_50027(post: Post, uami: dict[str, str]) -> None:
     refused(post(assertion_form(uami["clientId"], "not-a-jwt")), 400, "invalid_request", 50027)
+    refused(post(assertion_form(uami["clientId"], "e30.e30*.x")), 400, "invalid_request", 50027)  # not base64url
+    refused(post(assertion_form(uami["clientId"], "W10.e30.")), 400, "invalid_request", 50027)  # header not an object
     no_sub = jwt.encode({"iss": ISSUER, "aud": "x"}, "", algorithm="none")
     refused(post(assertion_form(uami["clientId"], no_sub)), 400, "invalid_request", 50027)
 
@@ -396,6 +409,18 @@ def test_role_gate_follows_the_inventory(
     assert post(vault).status_code == 200
     cloud.revoke(uami["principalId"], None, vault_id)
     refused(post(assertion_form(uami["clientId"], token, "https://management.azure.com")), 400, "invalid_grant", 501051)
+
+
+def test_malformed_inventory_keeps_the_last_good_directory(
+    post: Post, inventory: Inventory, uami: dict[str, str], cluster_key: rsa.RSAPrivateKey
+) -> None:
+    form = assertion_form(uami["clientId"], sa_token(cluster_key, uami["subject"]))
+    assert post(form).status_code == 200
+    good = inventory.path.read_text()
+    inventory.path.write_text(good[: len(good) // 2])  # a half-written hand edit
+    assert post(form).status_code == 200
+    inventory.path.write_text(good)
+    assert post(form).status_code == 200
 
 
 def test_account_specific_storage_audience(post: Post, uami: dict[str, str], cluster_key: rsa.RSAPrivateKey) -> None:
