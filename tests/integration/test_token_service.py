@@ -3,8 +3,8 @@ real kube-apiserver (TokenRequest, audience api://AzureADTokenExchange) and `AZU
 token service writes and reads blobs in Azurite over HTTPS (OAuth) and secrets in the Key Vault server, with
 azure-identity's own credentials. Every refusal is asserted by its AADSTS code in the SDK's exception text.
 
-Run alone with `SL_DEVSTACK_ONLY=kube,azurite,keyvault[,tokenservice] SL_TEST_PORT_BASE=28300`. Until
-`tokenservice` is one of stack.SERVICE_NAMES the module starts the service itself.
+Run alone with `SL_DEVSTACK_ONLY=kube,azurite,keyvault,tokenservice SL_TEST_PORT_BASE=28300`. When the session
+stack was started without `tokenservice`, the module starts (and stops) the service itself.
 """
 
 from __future__ import annotations
