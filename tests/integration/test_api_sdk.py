@@ -37,10 +37,17 @@ from lightkube.resources.core_v1 import Namespace, Secret
 
 from servicelinker.api.testing import ApiServer, IssuerCredential, LocalIssuer
 from servicelinker.catalog import naming
+from servicelinker.cli import views
+from servicelinker.cli.output import render
+from servicelinker.cli.remote import RemoteEngine, RemoteSettings
 from servicelinker.clouds.local.cloud import LocalCloud
 from servicelinker.clouds.local.inventory import LOCAL_SUBSCRIPTION
 from servicelinker.devstack import localcloud
 from servicelinker.devstack.config import StackConfig
+from servicelinker.engine.connections import Engine
+from servicelinker.model.errors import ArmError
+from servicelinker.model.linker import LinkerResource as LinkerResourceModel
+from servicelinker.store.repository import Store
 
 pytestmark = pytest.mark.integration
 
@@ -199,3 +206,44 @@ def test_api_versions_over_the_wire(server: ApiServer, issuer: LocalIssuer) -> N
         bad = http.get(url, params={"api-version": "2019-01-01"})
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "NoRegisteredProviderFound"
         assert http.get(url).json()["error"]["code"] == "MissingApiVersionParameter"
+
+
+def test_remote_engine_matches_in_process(
+    server: ApiServer, issuer: LocalIssuer, stack_config: StackConfig, namespace: str
+) -> None:
+    """What the CLI prints comes from the same views over RemoteEngine (REST) as over the in-process Engine."""
+    local = Engine(LocalCloud(stack_config.inventory), Store.in_directory(stack_config.state_dir))
+    remote = RemoteEngine(RemoteSettings(endpoint=server.url, token=issuer.token(OWNER), ca=server.ca_cert))
+    name = f"remote_{uuid.uuid4().hex[:6]}"
+    lid = f"{SOURCE}/providers/Microsoft.ServiceLinker/linkers/{name}"
+    body = LinkerResourceModel.model_validate(
+        {"properties": {"targetService": {"type": "AzureResource", "id": REDIS_DB}, "authInfo": {"authType": "secret"},
+                        "clientType": "python", "scope": namespace}}
+    )  # fmt: skip
+    seen: list[tuple[str, str]] = []
+    done = remote.run(remote.begin_create_or_update(lid, body).id, lambda s: seen.append((s.name, s.status)))
+    assert done.status == "Succeeded", done.error
+    assert ("Write connection to the cluster", "Running") in seen
+    assert ("Write connection to the cluster", "Succeeded") in seen
+
+    def show(eng: Any) -> str:
+        return render(views.linker_view(eng.get(lid), configurations=eng.list_configurations(lid)))
+
+    assert show(remote) == show(local)
+    assert render([views.linker_view(s) for s in remote.list_linkers(SOURCE)]) == render(
+        [views.linker_view(s) for s in local.list_linkers(SOURCE)]
+    )
+    validated = remote.validate(lid)
+    assert validated.result is not None
+    assert validated.result["properties"]["isConnectionAvailable"] is True
+    stored = local.operation(validated.id)
+    assert stored is not None and stored.result == validated.result  # the ValidateOperationResult, unchanged
+    deleted = remote.delete(lid)
+    assert deleted is not None and deleted.status == "Succeeded"
+    assert remote.begin_delete(lid) is None and remote.store.get_linker(lid) is None
+    with pytest.raises(ArmError) as via_rest:
+        remote.get(lid)
+    with pytest.raises(ArmError) as in_process:
+        local.get(lid)
+    assert str(via_rest.value) == str(in_process.value)
+    remote.close()
