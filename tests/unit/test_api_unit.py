@@ -756,3 +756,19 @@ def test_openapi_is_served(client: tuple[TestClient, FakeRunner]) -> None:
     assert "/{resource_uri}/providers/Microsoft.ServiceLinker/linkers/{linker_name}" in doc["paths"]
     put = doc["paths"]["/{resource_uri}/providers/Microsoft.ServiceLinker/linkers/{linker_name}"]["put"]
     assert put["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/LinkerResource")
+
+
+# -------------------------------------------------------------------------------------------------- serve command
+
+
+def test_serve_refuses_insecure_dev_off_loopback() -> None:
+    from typer.testing import CliRunner
+
+    from servicelinker.cli import serve
+
+    r = CliRunner().invoke(serve.app, ["--host", "0.0.0.0", "--insecure-dev"])
+    assert r.exit_code == 2 and "binds 127.0.0.1 only" in r.output
+    r = CliRunner().invoke(serve.app, ["--port", "1"])
+    assert r.exit_code == 2 and "--issuer" in r.output
+    r = CliRunner().invoke(serve.app, ["--insecure-dev", "--cert", "c.pem"])
+    assert r.exit_code == 2 and "--cert and --key go together" in r.output
