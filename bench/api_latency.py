@@ -227,8 +227,13 @@ def main() -> int:
 
         # 1. PUT-to-Succeeded through the API (the first create installs sc-extension: done before timing)
         first = f"{source}/providers/Microsoft.ServiceLinker/linkers/warmup"
-        warm_s, fails = asyncio.run(_creates(api.url, token, ca, [first], body))
-        if fails:
+        for attempt in range(3):  # a just-started API server can still be initialising its storage
+            warm_s, fails = asyncio.run(_creates(api.url, token, ca, [first], body))
+            if not fails:
+                break
+            log(f"warm-up create attempt {attempt + 1} failed: {fails[0][:300]}")
+            time.sleep(5)
+        else:
             raise RuntimeError(f"warm-up create failed: {fails}")
         log(f"warm-up create (extension install) {warm_s:.1f}s")
         ids = [f"{source}/providers/Microsoft.ServiceLinker/linkers/api_{i:03d}" for i in range(n_linkers)]

@@ -247,3 +247,43 @@ def test_remote_engine_matches_in_process(
         local.get(lid)
     assert str(via_rest.value) == str(in_process.value)
     remote.close()
+
+
+def test_local_token_service_is_an_accepted_issuer(devstack: dict[str, Any], stack_config: StackConfig) -> None:
+    """The local cloud's Entra-compatible token service as the server's issuer: a service principal's
+    client-credentials token (azure-identity's ClientSecretCredential) is accepted, its role is enforced."""
+    ts = devstack["services"].get("tokenservice")
+    if ts is None:
+        pytest.skip("the dev stack runs no tokenservice (SL_DEVSTACK_ONLY)")
+    from azure.identity import ClientSecretCredential
+
+    from servicelinker.clouds.local.identity import create_service_principal, delete_service_principal
+    from servicelinker.clouds.local.inventory import LOCAL_TENANT, Inventory
+
+    inventory = Inventory(stack_config.inventory)
+    sp, secret = create_service_principal(inventory, "sl-api-sdk-test")
+    cloud = LocalCloud(stack_config.inventory)
+    cloud.grant(sp.object_id, "Reader", RG_SCOPE)
+    server = ApiServer(stack_config.state_dir, PORT_BASE + 56, issuer=f"{ts['authorityHost']}/{LOCAL_TENANT}",
+                       extra_args=["--issuer-ca", ts["caCert"]])  # fmt: skip
+    try:
+        credential = ClientSecretCredential(
+            LOCAL_TENANT,
+            sp.client_id,
+            secret,
+            authority=ts["authorityHost"],
+            disable_instance_discovery=True,
+            connection_verify=ts["caCert"],
+        )
+        client = ServiceLinkerManagementClient(credential, base_url=server.url, connection_verify=server.ca_cert)
+        assert isinstance(list(client.linker.list(SOURCE)), list)
+        with pytest.raises(ResourceNotFoundError):
+            client.linker.get(SOURCE, "absent")
+        with pytest.raises(HttpResponseError) as denied:  # Reader: no write
+            client.linker.begin_create_or_update(SOURCE, "nope", redis_linker("default")).result()
+        assert denied.value.status_code == 403
+        assert f"'{sp.object_id}'" in str(denied.value.message)
+    finally:
+        server.stop()
+        cloud.revoke(sp.object_id, None, RG_SCOPE)
+        delete_service_principal(inventory, sp.client_id)
