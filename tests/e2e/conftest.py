@@ -114,11 +114,17 @@ def make_mysql_database(devstack: dict[str, Any]) -> Database:
     return db
 
 
-def run_consumer(target: str, secret_data: dict[str, str]) -> dict[str, str]:
-    """The workload sees only the Secret's keys as environment variables (plus what Python itself needs)."""
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **secret_data}
+def consumer(target: str, secret_data: dict[str, str], extra: dict[str, str] | None = None) -> Result:
+    """The workload sees only the Secret's keys as environment variables (plus what Python itself needs, and for
+    token-based auth what the workload-identity webhook injects)."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **secret_data, **(extra or {})}
     proc = subprocess.run([sys.executable, str(CONSUMER), target], capture_output=True, text=True, env=env,
-                          timeout=60, check=False)  # fmt: skip
-    assert proc.returncode == 0, f"consumer for {target} failed:\n{proc.stderr[-2000:]}"
-    result: dict[str, str] = json.loads(proc.stdout.strip().splitlines()[-1])
+                          timeout=90, check=False)  # fmt: skip
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_consumer(target: str, secret_data: dict[str, str], extra: dict[str, str] | None = None) -> dict[str, str]:
+    r = consumer(target, secret_data, extra)
+    assert r.code == 0, f"consumer for {target} failed:\n{r.err[-2000:]}"
+    result: dict[str, str] = json.loads(r.out.strip().splitlines()[-1])
     return result

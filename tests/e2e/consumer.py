@@ -79,7 +79,60 @@ def storage_table() -> str:
     return str(table.get_entity("p", MARK)["v"])
 
 
+def _token_credential() -> object:
+    """What DefaultAzureCredential would pick from the environment: workload identity (the webhook's variables)
+    or a service principal (client id + secret + tenant, as the Secret of a service-principal connection has)."""
+    from azure.identity import ClientSecretCredential, WorkloadIdentityCredential
+
+    if "AZURE_FEDERATED_TOKEN_FILE" in os.environ:
+        return WorkloadIdentityCredential()
+    prefix = os.environ["SP_PREFIX"]
+    return ClientSecretCredential(
+        os.environ[f"{prefix}_TENANTID"],
+        os.environ[f"{prefix}_CLIENTID"],
+        os.environ[f"{prefix}_CLIENTSECRET"],
+        authority=os.environ["AZURE_AUTHORITY_HOST"],
+        # MSAL would otherwise validate our authority host against login.microsoftonline.com.
+        disable_instance_discovery=True,
+    )
+
+
+def blob_with_token() -> str:
+    from azure.storage.blob import BlobServiceClient
+
+    service = BlobServiceClient(os.environ["AZURE_STORAGEBLOB_RESOURCEENDPOINT"], credential=_token_credential())
+    container = service.get_container_client(f"w{MARK[:12]}")
+    container.create_container()
+    container.upload_blob("mark.txt", MARK.encode())
+    return container.download_blob("mark.txt").readall().decode()
+
+
+def queue_with_token() -> str:
+    from azure.storage.queue import QueueClient
+
+    queue = QueueClient(
+        os.environ["AZURE_STORAGEQUEUE_RESOURCEENDPOINT"], f"s{MARK[:12]}", credential=_token_credential()
+    )
+    queue.create_queue()
+    queue.send_message(MARK)
+    return str(next(iter(queue.receive_messages())).content)
+
+
+def keyvault_with_token() -> str:
+    """Reads the secret named in READ_SECRET (Key Vault Secrets User may read, not write)."""
+    from azure.keyvault.secrets import SecretClient
+
+    client = SecretClient(
+        os.environ["AZURE_KEYVAULT_RESOURCEENDPOINT"], _token_credential(), verify_challenge_resource=False
+    )
+    value = client.get_secret(os.environ["READ_SECRET"]).value
+    return MARK if value == os.environ["EXPECTED_VALUE"] else f"unexpected value for {os.environ['READ_SECRET']}"
+
+
 WORKLOADS: dict[str, Callable[[], str]] = {
+    "wi-storage-blob": blob_with_token,
+    "sp-storage-queue": queue_with_token,
+    "wi-keyvault": keyvault_with_token,
     "postgres-flexible": postgres,
     "mysql-flexible": mysql,
     "redis": redis_cache,
