@@ -10,6 +10,7 @@ import importlib
 import json
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from servicelinker.devstack import process
@@ -77,8 +78,25 @@ def up(cfg: StackConfig | None = None, only: Sequence[str] | None = None) -> dic
             process.write_json(cfg.description_file, desc)
     if "kube" in desc["services"]:
         desc["kubeconfig"] = desc["services"]["kube"]["kubeconfig"]
+    desc["caBundle"] = str(write_ca_bundle(cfg, desc["services"]))
     process.write_json(cfg.description_file, desc)
     return desc
+
+
+def _ca_paths(node: Any) -> list[str]:
+    """Every `caCert` path in a service description, nested ones included."""
+    if isinstance(node, dict):
+        found = [str(v) for k, v in node.items() if k == "caCert" and v]
+        return found + [p for v in node.values() for p in _ca_paths(v)]
+    return []
+
+
+def write_ca_bundle(cfg: StackConfig, services: dict[str, Any]) -> Path:
+    """One PEM with every CA of the stack, for workloads (REQUESTS_CA_BUNDLE / SSL_CERT_FILE)."""
+    paths = dict.fromkeys(p for d in services.values() for p in _ca_paths(d) if Path(p).exists())
+    bundle = cfg.state_dir / "ca-bundle.pem"
+    bundle.write_text("".join(Path(p).read_text() for p in paths))
+    return bundle
 
 
 def status(cfg: StackConfig | None = None) -> list[Health]:
@@ -115,6 +133,9 @@ def env_exports(cfg: StackConfig | None = None) -> dict[str, str]:
     cfg = cfg or StackConfig()
     desc = load_description(cfg).get("services", {})
     env: dict[str, str] = {"SL_STATE_DIR": str(cfg.state_dir), "PATH_PREPEND": str(cfg.bin_dir)}
+    bundle = load_description(cfg).get("caBundle")
+    if bundle:
+        env["SL_CA_BUNDLE"] = bundle
     for name in SERVICE_NAMES:
         if name in desc:
             env.update(desc[name].get("env", {}))
