@@ -4,7 +4,7 @@ check, and the source id parsed out of `{resourceUri}`."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
@@ -78,7 +78,12 @@ class Backend:
     public_url: str | None = None
 
 
-def backend(request: Request) -> Backend:
+async def backend(request: Request) -> Backend:
+    # dependencies are `async def` when they do no I/O: FastAPI runs sync ones on the thread pool, a hop each
+    return _backend(request)
+
+
+def _backend(request: Request) -> Backend:
     found: Backend = request.app.state.backend
     return found
 
@@ -86,12 +91,13 @@ def backend(request: Request) -> Backend:
 _bearer = HTTPBearer(auto_error=False, description="An Entra ID (or compatible issuer) access token for ARM.")
 
 
-def caller(
+async def caller(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
 ) -> Principal:
-    """The authenticated caller (401 in ARM's format otherwise)."""
-    be = backend(request)
+    """The authenticated caller (401 in ARM's format otherwise). CPU only, except the issuer's keys are fetched
+    on first use and on an unknown key id (rate-limited)."""
+    be = _backend(request)
     return be.authenticator.authenticate(request.headers.get("authorization"))
 
 
@@ -105,10 +111,10 @@ def check_api_version(version: str | None, resource_type: str, location: str) ->
     raise errors.unregistered_api_version(version, resource_type, location)
 
 
-def api_version_param(resource_type: str) -> Callable[..., str]:
+def api_version_param(resource_type: str) -> Callable[..., Awaitable[str]]:
     """A dependency checking `?api-version=` for `resource_type` (named in ARM's error)."""
 
-    def dependency(
+    async def dependency(
         request: Request,
         api_version: Annotated[
             str,
@@ -120,7 +126,7 @@ def api_version_param(resource_type: str) -> Callable[..., str]:
             ),
         ],
     ) -> str:
-        return check_api_version(api_version, resource_type, backend(request).location)
+        return check_api_version(api_version, resource_type, _backend(request).location)
 
     return dependency
 
