@@ -88,7 +88,7 @@ def delete(
 
             _run_detached(op.id)
             return
-        done = eng.run(op.id, common.Progress())
+        done = common.run(eng, op.id)
         if done.status != "Succeeded":
             common.fail(ArmError.from_detail(views.error_detail(done)))
     except ArmError as error:
@@ -127,7 +127,8 @@ def validate(
     """
     try:
         eng = common.engine()
-        done = eng.validate(common.linker_id(connection_id, resource_group, name, connection), common.Progress())
+        lid = common.linker_id(connection_id, resource_group, name, connection)
+        done = common.run(eng, eng.begin_validate(lid).id)
     except ArmError as error:
         common.fail(error)
     if done.status != "Succeeded" or not done.result:
@@ -176,4 +177,5 @@ def wait(
 @app.command("run-operation", hidden=True)
 def run_operation(operation_id: str) -> None:
     """Run a recorded operation to its end (the worker behind --no-wait)."""
-    common.engine().run(operation_id, common.Progress(quiet=True))
+    eng = common.engine()
+    common.run(eng, operation_id, quiet=True)

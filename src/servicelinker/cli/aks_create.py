@@ -326,7 +326,7 @@ def _run(target: Target, opts: dict[str, Any], update: bool) -> None:
         _run_detached(op.id)
         emit(views.linker_view(eng.get(lid)), OutputFormat(opts.get("output") or "json"))
         return
-    done = eng.run(op.id, common.Progress())
+    done = common.run(eng, op.id)
     if done.status != "Succeeded":
         common.fail(ArmError.from_detail(views.error_detail(done)))
     stored = eng.get(lid)

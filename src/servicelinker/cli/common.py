@@ -18,7 +18,7 @@ from servicelinker.model.ids import format_connection_id, parse_connection_id, v
 
 if TYPE_CHECKING:
     from servicelinker.engine.connections import Engine
-    from servicelinker.store.repository import Step
+    from servicelinker.store.repository import Operation, Step
 
 ERROR_EXIT = 1
 USAGE_EXIT = 2
@@ -29,7 +29,7 @@ def subscription() -> str:
 
 
 def engine() -> Engine:
-    """The engine in-process: the local cloud and a SQLite store in the state directory.
+    """The engine in-process: the local cloud and the store (SQLite in the state directory, or SL_STORE_URL).
 
     Imported here, not at module level, so `--help` and the catalog commands start fast. SL_EXTENSION_VALUES
     (JSON) adds Helm values for sc-extension, e.g. to pin an image.
@@ -42,7 +42,15 @@ def engine() -> Engine:
         ready_timeout=float(os.environ.get("SL_READY_TIMEOUT", "90")),
         extension_values=json.loads(os.environ.get("SL_EXTENSION_VALUES", "{}")),
     )
-    return Engine(LocalCloud(), Store.in_directory(paths.state_dir()), settings)
+    return Engine(LocalCloud(), Store.from_env(paths.state_dir()), settings)
+
+
+def run(eng: Engine, operation_id: str, quiet: bool = False) -> Operation:
+    """Run a recorded operation here, holding its lease, so a server sharing the store does not run it too (and
+    resumes it if this process dies); progress on stderr."""
+    from servicelinker.engine.runner import run_here
+
+    return run_here(eng, operation_id, Progress(quiet=quiet))
 
 
 def fail(error: ArmError, exit_code: int = ERROR_EXIT) -> NoReturn:

@@ -8,6 +8,7 @@ import typer
 
 from servicelinker.cli import aks_connection, aks_create, aks_extension, local
 from servicelinker.cli import devstack as devstack_cli
+from servicelinker.cli import store as store_cli
 
 app = typer.Typer(
     name="servicelinker",
@@ -23,6 +24,7 @@ aks_app.add_typer(aks_extension.app, name="extension")
 app.add_typer(aks_app, name="aks")
 app.add_typer(devstack_cli.app, name="devstack")
 app.add_typer(local.app, name="local")
+app.add_typer(store_cli.app, name="store")
 try:  # the operator commands need kopf; the rest of the CLI works without it
     from servicelinker.cli import operator as operator_cli
 

@@ -30,7 +30,6 @@ logged. `run_here` runs one operation in the calling thread under the same lease
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
@@ -85,27 +84,6 @@ def _process_gone(pid: int) -> bool:
         return stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return False
-
-
-def warm_kube_decoders() -> None:
-    """Decode an empty object into every Kubernetes type the engine reads, once, in this thread.
-
-    Works around a crash: lightkube decodes with msgspec, which builds a type's decoder on its first use; several
-    threads doing that first use at the same time crash the interpreter (SIGSEGV; reproduced with lightkube 1.0.1,
-    msgspec 0.22.0, CPython 3.11.7, 12 threads decoding Namespace/Secret/ConfigMap/...: 100 crashes in 100 runs,
-    none once each type had been decoded once). Runner workers run engines in parallel, so they start warm.
-    """
-    try:
-        from lightkube.core.decoders import decode_object, decode_status
-        from lightkube.resources.coordination_v1 import Lease
-        from lightkube.resources.core_v1 import ConfigMap, Event, Namespace, Pod, Secret, ServiceAccount
-    except ImportError:  # pragma: no cover - lightkube is a dependency; nothing to warm without it
-        return
-    for kind in (Namespace, Secret, ServiceAccount, ConfigMap, Lease, Pod, Event):
-        with contextlib.suppress(Exception):  # a required field missing: the decoder was built all the same
-            decode_object(b"{}", kind)
-    with contextlib.suppress(Exception):
-        decode_status(b"{}")
 
 
 def _last_step(op: Operation) -> str | None:
@@ -238,7 +216,6 @@ class Runner:
         if self._threads:
             return self
         self._stopping.clear()
-        warm_kube_decoders()
         try:
             self.recover_dead_owners()
         except Exception as exc:  # not fatal: their leases will expire
