@@ -1,9 +1,10 @@
 """The resource-provider REST server: `create_app(settings) -> FastAPI`.
 
 Startup (the lifespan) opens the store, builds the authenticator (an OpenID issuer, or `--insecure-dev`) and starts
-the operation runner; shutdown stops the runner. Each request gets an Engine bound to its caller: the local cloud
-with the token's `oid` as principal, so the engine's own permission checks (`check_access`) are the caller's, and
-`systemData.createdBy` names the caller. Long-running work is submitted to the runner after each `begin_*`.
+the engine's durable operation runner (`servicelinker.engine.runner.Runner`); shutdown stops it, waiting for what it
+runs. Each request gets an Engine bound to its caller: the local cloud with the token's `oid` as principal, so the
+engine's own permission checks (`check_access`) are the caller's, and `systemData.createdBy` names the caller.
+Long-running work is submitted to the runner after each `begin_*`.
 
 ARM paths are case-insensitive; a small middleware spells the provider's keywords (`Microsoft.ServiceLinker`,
 `linkers`, `validateLinker`, `resourcegroups` of location paths, ...) the way the routes do before routing, leaving
@@ -14,9 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,55 +66,11 @@ class ApiSettings:
     runner: RunnerLike | None = None
 
 
-class InlineRunner:
-    """Runs submitted operations on a few threads of this process (until the durable Runner is available)."""
-
-    def __init__(self, engine_factory: Callable[[], Any], workers: int = 2) -> None:
-        self._engine_factory = engine_factory
-        self._workers = max(1, workers)
-        self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
-        self._futures: set[Future[None]] = set()
-
-    def start(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="sl-operation")
-
-    def _run(self, operation_id: str) -> None:
-        try:
-            self._engine_factory().run(operation_id)
-        except Exception:  # the engine records failures itself; this is a last resort
-            log.exception("operation %s could not run", operation_id)
-
-    def submit(self, operation_id: str) -> None:
-        if self._pool is None:
-            raise RuntimeError("the runner is not started")
-        fut = self._pool.submit(self._run, operation_id)
-        with self._lock:
-            self._futures.add(fut)
-        fut.add_done_callback(self._forget)
-
-    def _forget(self, fut: Future[None]) -> None:
-        with self._lock:
-            self._futures.discard(fut)
-
-    def stop(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-
 def make_runner(engine_factory: Callable[[], Any], store: Store, workers: int) -> RunnerLike:
-    """The engine's durable Runner when present, else the in-process one."""
-    try:
-        from servicelinker.engine.runner import Runner  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return InlineRunner(engine_factory, workers)
-    import os
-    import socket
-    import uuid
+    """The engine's durable Runner: operations are claimed with a lease, resumed after a crash, shared by replicas."""
+    from servicelinker.engine.runner import Runner, make_owner
 
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    runner: RunnerLike = Runner(engine_factory, store, owner=owner, workers=workers)
+    runner: RunnerLike = Runner(engine_factory, store, owner=make_owner(), workers=workers)
     return runner
 
 
