@@ -86,7 +86,8 @@ def delete(
         if no_wait:
             from servicelinker.cli.aks_create import _run_detached
 
-            _run_detached(op.id)
+            if not getattr(eng, "remote", False):  # a server runs its operations itself
+                _run_detached(op.id)
             return
         done = common.run(eng, op.id)
         if done.status != "Succeeded":

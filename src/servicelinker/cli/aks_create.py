@@ -323,7 +323,8 @@ def _run(target: Target, opts: dict[str, Any], update: bool) -> None:
     body = build_body(target, opts, source, previous)
     op = eng.begin_create_or_update(lid, body)
     if opts.get("no_wait"):
-        _run_detached(op.id)
+        if not getattr(eng, "remote", False):  # a server runs its operations itself
+            _run_detached(op.id)
         emit(views.linker_view(eng.get(lid)), OutputFormat(opts.get("output") or "json"))
         return
     done = common.run(eng, op.id)
@@ -340,7 +341,7 @@ def _run(target: Target, opts: dict[str, Any], update: bool) -> None:
             "(list your secrets under parameters.objects).",
             err=True,
         )
-    emit(view, OutputFormat(opts.get("output") or "json"))
+    emit(view, OutputFormat(opts.get("output") or "json"), table_rows=[views.linker_row(view)])
 
 
 def _run_detached(operation_id: str) -> None:

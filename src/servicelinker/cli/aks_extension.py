@@ -22,7 +22,9 @@ def show(
 ) -> None:
     """Helm release status, operator heartbeat and last sc-job sync, as a `statuses` list."""
     try:
-        cluster = common.engine().cloud.get_cluster(common.source_id(resource_group, name, source_id))
+        from servicelinker.clouds.local.cloud import LocalCloud
+
+        cluster = LocalCloud().get_cluster(common.source_id(resource_group, name, source_id))
     except ArmError as error:
         common.fail(error)
     from servicelinker.kube import extension

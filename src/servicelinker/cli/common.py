@@ -17,6 +17,7 @@ from servicelinker.model.errors import ArmError, ErrorCode
 from servicelinker.model.ids import format_connection_id, parse_connection_id, validate_source_id
 
 if TYPE_CHECKING:
+    from servicelinker.cli.remote import RemoteEngine
     from servicelinker.engine.connections import Engine
     from servicelinker.store.repository import Operation, Step
 
@@ -28,12 +29,17 @@ def subscription() -> str:
     return os.environ.get("SL_SUBSCRIPTION", LOCAL_SUBSCRIPTION)
 
 
-def engine() -> Engine:
+def engine() -> Engine | RemoteEngine:
     """The engine in-process: the local cloud and the store (SQLite in the state directory, or SL_STORE_URL).
 
     Imported here, not at module level, so `--help` and the catalog commands start fast. SL_EXTENSION_VALUES
     (JSON) adds Helm values for sc-extension, e.g. to pin an image.
     """
+    from servicelinker.cli import remote
+
+    server = remote.settings_from_env()
+    if server is not None:  # --endpoint / SL_ENDPOINT / config: the same commands over the REST API
+        return remote.RemoteEngine(server)
     from servicelinker.clouds.local.cloud import LocalCloud
     from servicelinker.engine.connections import Engine, EngineSettings
     from servicelinker.store.repository import Store
@@ -45,11 +51,14 @@ def engine() -> Engine:
     return Engine(LocalCloud(), Store.from_env(paths.state_dir()), settings)
 
 
-def run(eng: Engine, operation_id: str, quiet: bool = False) -> Operation:
+def run(eng: Engine | RemoteEngine, operation_id: str, quiet: bool = False) -> Operation:
     """Run a recorded operation here, holding its lease, so a server sharing the store does not run it too (and
-    resumes it if this process dies); progress on stderr."""
+    resumes it if this process dies); progress on stderr. Against a server, follow the server's run of it."""
+    from servicelinker.cli.remote import RemoteEngine
     from servicelinker.engine.runner import run_here
 
+    if isinstance(eng, RemoteEngine):
+        return eng.run(operation_id, Progress(quiet=quiet))
     return run_here(eng, operation_id, Progress(quiet=quiet))
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Annotated
 
 import typer
 
 from servicelinker.cli import aks_connection, aks_create, aks_extension, local
 from servicelinker.cli import devstack as devstack_cli
+from servicelinker.cli import serve as serve_cli
 from servicelinker.cli import store as store_cli
 
 app = typer.Typer(
@@ -25,6 +28,21 @@ app.add_typer(aks_app, name="aks")
 app.add_typer(devstack_cli.app, name="devstack")
 app.add_typer(local.app, name="local")
 app.add_typer(store_cli.app, name="store")
+app.command("serve")(serve_cli.serve)
+
+
+@app.callback()
+def _global_options(
+    endpoint: Annotated[
+        str | None,
+        typer.Option("--endpoint", help="Use this servicelinker REST server (else SL_ENDPOINT, else in-process)."),
+    ] = None,
+) -> None:
+    """Azure Service Connector for Kubernetes: connect clusters to databases, caches and storage."""
+    if endpoint:
+        os.environ["SL_ENDPOINT"] = endpoint
+
+
 try:  # the operator commands need kopf; the rest of the CLI works without it
     from servicelinker.cli import operator as operator_cli
 
