@@ -50,36 +50,32 @@ def _cluster(d: dict[str, Any]) -> Resource:
     )
 
 
-def _postgres(d: dict[str, Any]) -> Resource:
+def _flexible_server(service: str, resource_type: str, d: dict[str, Any], **extra: Any) -> Resource:
+    """A PostgreSQL or MySQL flexible server: its admin endpoint, from which databases are read live."""
     return Resource(
-        id=resource_ids()["postgres"],
-        type="Microsoft.DBforPostgreSQL/flexibleServers",
+        id=resource_ids()[service],
+        type=resource_type,
         properties={
             "fullyQualifiedDomainName": d["host"],
             "port": d["port"],
             "administratorLogin": d["adminUser"],
             "version": d.get("version", ""),
             "ssl": d.get("ssl", False),
-            "hbaFile": d.get("hbaFile"),
-            "dataDir": d.get("dataDir"),
+            **extra,
         },
         secrets={"administratorLoginPassword": d["password"]},
+    )
+
+
+def _postgres(d: dict[str, Any]) -> Resource:
+    # The hba file is where the local cloud enforces firewall rules.
+    return _flexible_server(
+        "postgres", "Microsoft.DBforPostgreSQL/flexibleServers", d, hbaFile=d.get("hbaFile"), dataDir=d.get("dataDir")
     )
 
 
 def _mysql(d: dict[str, Any]) -> Resource:
-    return Resource(
-        id=resource_ids()["mariadb"],
-        type="Microsoft.DBforMySQL/flexibleServers",
-        properties={
-            "fullyQualifiedDomainName": d["host"],
-            "port": d["port"],
-            "administratorLogin": d["adminUser"],
-            "version": d.get("version", ""),
-            "ssl": d.get("ssl", False),
-        },
-        secrets={"administratorLoginPassword": d["password"]},
-    )
+    return _flexible_server("mariadb", "Microsoft.DBforMySQL/flexibleServers", d)
 
 
 def _redis(d: dict[str, Any]) -> Resource:
