@@ -79,7 +79,7 @@ def storage_table() -> str:
     return str(table.get_entity("p", MARK)["v"])
 
 
-def _token_credential() -> object:
+def _token_credential() -> object:  # a refused token must fail the workload at once, not after SDK retries
     """What DefaultAzureCredential would pick from the environment: workload identity (the webhook's variables)
     or a service principal (client id + secret + tenant, as the Secret of a service-principal connection has)."""
     from azure.identity import ClientSecretCredential, WorkloadIdentityCredential
@@ -100,7 +100,9 @@ def _token_credential() -> object:
 def blob_with_token() -> str:
     from azure.storage.blob import BlobServiceClient
 
-    service = BlobServiceClient(os.environ["AZURE_STORAGEBLOB_RESOURCEENDPOINT"], credential=_token_credential())
+    service = BlobServiceClient(
+        os.environ["AZURE_STORAGEBLOB_RESOURCEENDPOINT"], credential=_token_credential(), retry_total=0
+    )
     container = service.get_container_client(f"w{MARK[:12]}")
     container.create_container()
     container.upload_blob("mark.txt", MARK.encode())
@@ -123,7 +125,10 @@ def keyvault_with_token() -> str:
     from azure.keyvault.secrets import SecretClient
 
     client = SecretClient(
-        os.environ["AZURE_KEYVAULT_RESOURCEENDPOINT"], _token_credential(), verify_challenge_resource=False
+        os.environ["AZURE_KEYVAULT_RESOURCEENDPOINT"],
+        _token_credential(),
+        verify_challenge_resource=False,
+        retry_total=0,
     )
     value = client.get_secret(os.environ["READ_SECRET"]).value
     return MARK if value == os.environ["EXPECTED_VALUE"] else f"unexpected value for {os.environ['READ_SECRET']}"
