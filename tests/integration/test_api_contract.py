@@ -78,6 +78,21 @@ def _open_enums(node: Any) -> Any:
     return node
 
 
+def _write_only_secrets(node: Any) -> Any:
+    """ARM never returns an `x-ms-secret` property (reference §1.3), so in a *response* it cannot be required:
+    drop such names from `required` (the spec marks e.g. servicePrincipalSecret's `secret` required for PUT)."""
+    if isinstance(node, dict):
+        out = {k: _write_only_secrets(v) for k, v in node.items()}
+        props = out.get("properties")
+        if isinstance(props, dict) and isinstance(out.get("required"), list):
+            secret = {name for name, p in props.items() if isinstance(p, dict) and p.get("x-ms-secret")}
+            out["required"] = [r for r in out["required"] if r not in secret]
+        return out
+    if isinstance(node, list):
+        return [_write_only_secrets(v) for v in node]
+    return node
+
+
 def _polymorphic(spec: dict[str, Any]) -> dict[str, Any]:
     """Swagger `discriminator`: a reference to a base validates the instance against the variant it names.
 
@@ -125,7 +140,7 @@ def _polymorphic(spec: dict[str, Any]) -> dict[str, Any]:
 class Contract:
     def __init__(self) -> None:
         raw = _load(SPEC)
-        self.spec = _polymorphic(_open_enums(raw))
+        self.spec = _polymorphic(_write_only_secrets(_open_enums(raw)))
         common = _open_enums(_load(COMMON))
         self.spec_uri = SPEC.resolve().as_uri()
         # where the spec's relative `$ref`s to common-types point (the published repository's layout)

@@ -100,8 +100,10 @@ def make_engine(url: str) -> Engine:
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN (below), the driver stays out of it
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")  # concurrent readers while a create runs
+            # The busy timeout first: switching a new database to WAL takes a lock that a concurrent first open
+            # may hold, and without the timeout that fails at once ("database is locked").
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA journal_mode=WAL")  # concurrent readers while a create runs
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
