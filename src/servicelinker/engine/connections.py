@@ -376,7 +376,11 @@ class Engine:
 
     def _run_sync_job(self, cluster: ClusterInfo) -> str:
         """What the chart's sc-job hook runs after an install/upgrade; with no kubelet to run the Job, the same
-        command runs here, against the cluster's API server."""
+        command runs here, against the cluster's API server - once the ServiceConnection API answers, as the hook
+        would run only after the release's CRD serves (right after its creation the API answers 404, then 503)."""
+        with self._kube(cluster) as kc:
+            if not kube_client.wait_for_api(kc, timeout=self.settings.ready_timeout):
+                raise errors.extension_failed("the ServiceConnection API did not become available after the install")
         argv = [
             sys.executable,
             "-m",

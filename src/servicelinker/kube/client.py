@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx2
 from lightkube import ApiError, AsyncClient, Client, KubeConfig
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.coordination_v1 import Lease
@@ -98,6 +99,40 @@ class ReadyState:
         return self.condition.status == "True" or (
             self.condition.status == "False" and self.condition.reason not in TRANSIENT_REASONS
         )
+
+
+def api_ready(client: Client, namespace: str = SYSTEM_NAMESPACE) -> bool:
+    """Whether ServiceConnections can be listed: the CRD exists, is established and its storage is initialised.
+    Right after Helm creates the CRD the API answers 404, then 503 "storage is (re)initializing", for a moment."""
+    try:
+        next(iter(client.list(ServiceConnection, namespace=namespace, chunk_size=1)), None)
+    except (ApiError, httpx2.HTTPError):
+        return False
+    return True
+
+
+def wait_for_api(client: Client, namespace: str = SYSTEM_NAMESPACE, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not api_ready(client, namespace):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)
+    return True
+
+
+async def await_api(
+    client: AsyncClient, namespace: str = SYSTEM_NAMESPACE, stop: Any = None, poll: float = 0.5
+) -> bool:
+    """The asyncio twin of `wait_for_api`, without a deadline (the operator waits for the first connection's
+    install); returns False if `stop` (an Event) is set first."""
+    while stop is None or not stop.is_set():
+        try:
+            async for _ in client.list(ServiceConnection, namespace=namespace, chunk_size=1):
+                break
+            return True
+        except (ApiError, httpx2.HTTPError):
+            await asyncio.sleep(poll)
+    return False
 
 
 class ReadyTimeout(TimeoutError):

@@ -23,7 +23,7 @@ from lightkube.resources.core_v1 import ConfigMap
 from lightkube.types import PatchType
 from pydantic import BaseModel, Field
 
-from servicelinker.kube.client import ServiceConnection, load_config
+from servicelinker.kube.client import ServiceConnection, await_api, load_config
 from servicelinker.kube.contract import MANAGED_BY, MANAGED_BY_LABEL, SYNC_STATUS_CONFIGMAP, SYSTEM_NAMESPACE
 from servicelinker.operator import handlers
 from servicelinker.operator.handlers import OperatorConfig, OperatorState
@@ -189,8 +189,13 @@ async def serve(
     state = OperatorState(config=config, client=client)
     if on_state is not None:
         on_state(state)
-    tasks = handlers.start_background(state)
+    tasks = handlers.start_background(state)  # the heartbeat runs while we wait below
     try:
+        # kopf resolves resources from the CRDs it sees at start and notices a later CRD only on its next CRD
+        # event, which can take minutes; the dev stack starts the operator before the first connection installs
+        # the CRD, so wait until the ServiceConnection API answers, then start kopf.
+        if not await await_api(client, config.namespace, stop=stop_flag):
+            return
         await kopf.operator(
             registry=handlers.build_registry(),
             settings=operator_settings(),
