@@ -223,8 +223,12 @@ def test_two_processes_claiming_200_operations_concurrently_claim_each_once(
         for n in range(2)
     ]  # fmt: skip
     try:
-        time.sleep(0.5)
-        go.touch()  # both start claiming at the same moment (each waits for this file)
+        # Both start claiming at the same moment: each says it is ready (stores open, under load that takes
+        # seconds), then waits for `go`.
+        deadline = time.monotonic() + 120
+        while not all((tmp_path / f"ready-proc{n}").exists() for n in range(2)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        go.touch()
         outs = [p.communicate(timeout=180) for p in procs]
     finally:
         go.unlink(missing_ok=True)
@@ -249,6 +253,7 @@ def _claimer_main(url: str, owner: str, threads: int, go: str) -> None:
     out: list[str] = []
     lock = threading.Lock()
     start = threading.Barrier(threads)
+    (Path(go).parent / f"ready-{owner}").touch()
     while not os.path.exists(go):
         time.sleep(0.01)
     started = time.monotonic()
