@@ -40,21 +40,22 @@ from lightkube import ApiError, Client, KubeConfig  # noqa: E402
 from lightkube.models.meta_v1 import ObjectMeta  # noqa: E402
 from lightkube.resources.core_v1 import Namespace, Secret  # noqa: E402
 
+from localcloud.devstack import localcloud, postgres, stack  # noqa: E402
+from localcloud.devstack.config import Ports, StackConfig  # noqa: E402
 from servicelinker.catalog import naming  # noqa: E402
 from servicelinker.catalog.targets import get_target  # noqa: E402
 from servicelinker.cli.aks_create import build_body  # noqa: E402
-from servicelinker.clouds.local.cloud import LocalCloud  # noqa: E402
-from servicelinker.devstack import localcloud, postgres, stack  # noqa: E402
-from servicelinker.devstack.config import Ports, StackConfig  # noqa: E402
-from servicelinker.engine.connections import Engine, EngineSettings  # noqa: E402
+from servicelinker.engine.factory import Engines  # noqa: E402
+from servicelinker.engine.service import ConnectionEngine  # noqa: E402
 from servicelinker.kube import connections as kconn  # noqa: E402
 from servicelinker.kube import contract, extension  # noqa: E402
 from servicelinker.kube.client import ServiceConnection  # noqa: E402
 from servicelinker.model.ids import format_connection_id  # noqa: E402
 from servicelinker.model.linker import LinkerResource  # noqa: E402
-from servicelinker.store.repository import Store  # noqa: E402
 
 FIELD_MANAGER = "servicelinker-bench"
+#: build_body looks identities up only for --workload-identity/--service-principal, which no bench body uses.
+_NO_LOOKUPS: Any = None
 CLUSTER_ID = localcloud.resource_ids()["kube"]
 
 
@@ -93,13 +94,9 @@ class BenchStack:
     def kube(self) -> Client:
         return Client(KubeConfig.from_file(self.kubeconfig), field_manager=FIELD_MANAGER)
 
-    def engine(self, ready_timeout: float = 120.0) -> Engine:
+    def engine(self, ready_timeout: float = 120.0) -> ConnectionEngine:
         """As `cli.common.engine()` builds it: the local cloud and the SQLite store in the state directory."""
-        return Engine(
-            LocalCloud(self.cfg.inventory),
-            Store.in_directory(self.cfg.state_dir),
-            EngineSettings(ready_timeout=ready_timeout),
-        )
+        return Engines(self.cfg.product_settings(ready_timeout=ready_timeout)).for_caller(None)
 
     def operator_pid(self) -> int:
         rec = json.loads((self.cfg.state_dir / "run" / "sc-operator.json").read_text())
@@ -108,7 +105,7 @@ class BenchStack:
 
 def _config(state_dir: Path) -> StackConfig:
     os.environ["SL_STATE_DIR"] = str(state_dir)
-    return StackConfig(state_dir=state_dir, ports=Ports())
+    return StackConfig(state_dir=state_dir, ports=Ports(base=PORT_BASE))
 
 
 def _remove(cfg: StackConfig) -> None:
@@ -206,7 +203,7 @@ def postgres_body(account: PgAccount, namespace: str, client_type: str = "python
         "client_type": client_type,
         "kube_namespace": namespace,
     }
-    return build_body(get_target("postgres-flexible"), opts, CLUSTER_ID, None)
+    return build_body(_NO_LOOKUPS, get_target("postgres-flexible"), opts, CLUSTER_ID, None)
 
 
 def redis_body(namespace: str, client_type: str = "python") -> LinkerResource:
@@ -220,7 +217,7 @@ def redis_body(namespace: str, client_type: str = "python") -> LinkerResource:
         "client_type": client_type,
         "kube_namespace": namespace,
     }
-    return build_body(get_target("redis"), opts, CLUSTER_ID, None)
+    return build_body(_NO_LOOKUPS, get_target("redis"), opts, CLUSTER_ID, None)
 
 
 # ---------------------------------------------------------------------------------------------------- raw objects

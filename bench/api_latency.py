@@ -186,15 +186,15 @@ def main() -> int:
     from lightkube import Client, KubeConfig
     from lightkube.models.meta_v1 import ObjectMeta
     from lightkube.resources.core_v1 import Namespace
+    from tests.support.api_server import ApiServer, LocalIssuer
 
-    from servicelinker.api.testing import ApiServer, LocalIssuer
-    from servicelinker.clouds.local.cloud import LocalCloud
-    from servicelinker.clouds.local.inventory import LOCAL_SUBSCRIPTION
-    from servicelinker.devstack import localcloud, stack
-    from servicelinker.devstack.config import Ports, StackConfig
-    from servicelinker.engine.connections import Engine, EngineSettings
+    from localcloud.adapter import LocalCloud
+    from localcloud.devstack import localcloud, stack
+    from localcloud.devstack.config import Ports, StackConfig
+    from localcloud.inventory import LOCAL_SUBSCRIPTION
+    from servicelinker.engine.factory import Engines
     from servicelinker.model.linker import LinkerResource
-    from servicelinker.store.repository import Store
+    from servicelinker.settings import Settings
 
     cfg = StackConfig(state_dir=state, ports=Ports())
     source = localcloud.resource_ids()["kube"]
@@ -212,7 +212,7 @@ def main() -> int:
         log(f"dev stack up in {time.monotonic() - t0:.1f}s (port base {args.port_base})")
         kube = Client(KubeConfig.from_file(desc["services"]["kube"]["kubeconfig"]), field_manager="bench")
         kube.create(Namespace(metadata=ObjectMeta(name="bench")))
-        LocalCloud(cfg.inventory).grant("bench-user", "Contributor",
+        LocalCloud(inventory_path=cfg.inventory).grant("bench-user", "Contributor",
                                         f"/subscriptions/{LOCAL_SUBSCRIPTION}/resourceGroups/sl-dev")  # fmt: skip
         issuer = LocalIssuer(args.port_base + 62)
         token = issuer.token("bench-user", lifetime=4 * 3600)
@@ -244,7 +244,7 @@ def main() -> int:
         log(f"{n_linkers} creates through the API in {put_wall:.1f}s ({put_rate:.2f}/s)")
 
         # 1b. the same creates in-process (the CLI's path), sequential
-        engine = Engine(LocalCloud(cfg.inventory), Store.in_directory(state), EngineSettings(ready_timeout=120))
+        engine = Engines(Settings(state_dir=state, ready_timeout=120)).for_caller(None)
         t0 = time.perf_counter()
         for i in range(n_linkers):
             lid = f"{source}/providers/Microsoft.ServiceLinker/linkers/local_{i:03d}"

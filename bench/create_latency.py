@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _benchlib as bl
 
-from servicelinker.engine.connections import Engine
+from servicelinker.engine.service import ConnectionEngine as Engine
 from servicelinker.model.linker import LinkerResource
-from servicelinker.store.repository import Operation
+from servicelinker.model.records import Operation
 
 NAMESPACE = "bench"
 RAW_NAMESPACE = "bench-raw"

@@ -92,7 +92,8 @@ def main() -> int:
         bl.ensure_namespace(kube, NAMESPACE)
         account = bl.create_pg_account(bs)
         name = f"drift_{time.strftime('%H%M%S')}"
-        op = bs.engine().create_or_update(bl.linker_id(name), bl.postgres_body(account, NAMESPACE))
+        eng = bs.engine()
+        op = eng.run(eng.begin_create_or_update(bl.linker_id(name), bl.postgres_body(account, NAMESPACE)).id)
         if op.status != "Succeeded":
             raise SystemExit(f"create failed: {op.error}")
         secret_name = naming.secret_name(name)

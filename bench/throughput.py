@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _benchlib as bl
 
-from servicelinker.engine.connections import Engine
+from servicelinker.engine.service import ConnectionEngine as Engine
 from servicelinker.store.repository import Store
 
 CONCURRENCY = 8

@@ -46,11 +46,11 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 
-from servicelinker.clouds.local import identity as ident
-from servicelinker.clouds.local.cloud import LocalCloud
-from servicelinker.clouds.local.inventory import LOCAL_SUBSCRIPTION, LOCAL_TENANT, Inventory
-from servicelinker.clouds.local.token_service import JWT_BEARER, Settings, Signer, TokenService, https_fetcher
-from servicelinker.devstack.pki import CertificateAuthority, ensure_rsa_keypair, load_key
+from localcloud import identity as ident
+from localcloud.adapter import LocalCloud
+from localcloud.devstack.pki import CertificateAuthority, ensure_rsa_keypair, load_key
+from localcloud.entra.service import JWT_BEARER, Settings, Signer, TokenService, https_fetcher
+from localcloud.inventory import LOCAL_SUBSCRIPTION, LOCAL_TENANT, Inventory
 
 HOST = "127.0.0.1"
 AUDIENCE = "api://AzureADTokenExchange"
@@ -94,7 +94,8 @@ def prepare(directory: Path, issuer_port: int) -> Fixture:
     client_id = str(res.properties["clientId"])
     subject = f"system:serviceaccount:bench:sc-account-{client_id}"
     ident.ensure_federated_credential(inventory, IDENTITY_ID, "bench", issuer, subject)
-    LocalCloud(inventory.path).grant(str(res.properties["principalId"]), "Storage Blob Data Contributor", STORAGE_ID)
+    cloud = LocalCloud(inventory_path=inventory.path)
+    cloud.grant(str(res.properties["principalId"]), "Storage Blob Data Contributor", STORAGE_ID)
     return Fixture(
         directory,
         ca.cert_path,
@@ -142,7 +143,7 @@ def token_service(fx: Fixture, port: int) -> Iterator[str]:
     argv = [
         sys.executable,
         "-m",
-        "servicelinker.clouds.local.token_service",
+        "localcloud.entra.service",
         "--host",
         HOST,
         "--port",

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from servicelinker.devstack import postgres, stack
-from servicelinker.devstack.config import Ports, StackConfig
+from localcloud.devstack import postgres, stack
+from localcloud.devstack.config import Ports, StackConfig
 
 TEMP_PREFIX = "sl-test-stack-"
 
@@ -25,16 +25,7 @@ TEMP_PREFIX = "sl-test-stack-"
 def _test_config() -> StackConfig:
     state = os.environ.get("SL_TEST_STATE_DIR") or tempfile.mkdtemp(prefix=TEMP_PREFIX)
     base = int(os.environ.get("SL_TEST_PORT_BASE", "28000"))
-    old = os.environ.get("SL_PORT_BASE")
-    os.environ["SL_PORT_BASE"] = str(base)
-    try:
-        ports = Ports()
-    finally:
-        if old is None:
-            del os.environ["SL_PORT_BASE"]
-        else:
-            os.environ["SL_PORT_BASE"] = old
-    return StackConfig(state_dir=Path(state), ports=ports)
+    return StackConfig(state_dir=Path(state), ports=Ports(base=base))
 
 
 @pytest.fixture(scope="session")

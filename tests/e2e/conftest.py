@@ -19,7 +19,7 @@ from lightkube import Client, KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
-from servicelinker.devstack.config import StackConfig
+from localcloud.devstack.config import StackConfig
 
 CONSUMER = Path(__file__).with_name("consumer.py")
 RG, CLUSTER = "sl-dev", "sl-aks"

@@ -17,9 +17,9 @@ import pytest
 from lightkube import ApiError, Client
 from lightkube.resources.core_v1 import Secret
 
-from servicelinker.devstack import process
-from servicelinker.devstack import stack as devstack_stack
-from servicelinker.devstack.config import StackConfig
+from localcloud.devstack import process
+from localcloud.devstack import stack as devstack_stack
+from localcloud.devstack.config import StackConfig
 from tests.e2e.conftest import (
     CLUSTER,
     RG,
@@ -145,8 +145,8 @@ def test_postgres_firewall_rule_is_enforced(cli: Cli, devstack: dict[str, Any], 
     refuses the user and validate says why; an update puts it back."""
     import psycopg
 
-    from servicelinker.clouds.local import firewall
-    from servicelinker.devstack import postgres
+    from localcloud import firewall
+    from localcloud.devstack import postgres
 
     args, db = _target_args("postgres-flexible", devstack)
     assert db is not None

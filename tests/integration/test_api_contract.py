@@ -32,10 +32,10 @@ from jsonschema import Draft7Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
-from servicelinker.api.testing import ApiServer
-from servicelinker.clouds.local.inventory import LOCAL_SUBSCRIPTION
-from servicelinker.devstack import localcloud
-from servicelinker.devstack.config import StackConfig
+from localcloud.devstack import localcloud
+from localcloud.devstack.config import StackConfig
+from localcloud.inventory import LOCAL_SUBSCRIPTION
+from tests.support.api_server import ApiServer
 
 PORT_BASE = int(os.environ.get("SL_TEST_PORT_BASE", "28000"))
 #: shared/reference beside the repository (the work tree and CI's clone both have it there), or SL_REFERENCE_DIR.

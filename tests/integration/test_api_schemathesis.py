@@ -24,9 +24,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from localcloud.devstack.config import StackConfig
 from servicelinker.api.openapi import CHECKED_IN
-from servicelinker.api.testing import ApiServer
-from servicelinker.devstack.config import StackConfig
+from tests.support.api_server import ApiServer
 
 pytestmark = pytest.mark.integration
 

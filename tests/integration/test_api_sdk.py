@@ -35,19 +35,19 @@ from lightkube import Client, KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Secret
 
-from servicelinker.api.testing import ApiServer, IssuerCredential, LocalIssuer
+from localcloud.adapter import LocalCloud
+from localcloud.devstack import localcloud
+from localcloud.devstack.config import StackConfig
+from localcloud.inventory import LOCAL_SUBSCRIPTION
 from servicelinker.catalog import naming
 from servicelinker.cli import views
 from servicelinker.cli.output import render
-from servicelinker.cli.remote import RemoteEngine, RemoteSettings
-from servicelinker.clouds.local.cloud import LocalCloud
-from servicelinker.clouds.local.inventory import LOCAL_SUBSCRIPTION
-from servicelinker.devstack import localcloud
-from servicelinker.devstack.config import StackConfig
-from servicelinker.engine.connections import Engine
+from servicelinker.engine.factory import Engines
+from servicelinker.engine.remote import RemoteEngine, RemoteSettings
 from servicelinker.model.errors import ArmError
 from servicelinker.model.linker import LinkerResource as LinkerResourceModel
-from servicelinker.store.repository import Store
+from servicelinker.settings import Settings
+from tests.support.api_server import ApiServer, IssuerCredential, LocalIssuer
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,7 @@ def issuer() -> Iterator[LocalIssuer]:
 
 @pytest.fixture(scope="module")
 def server(devstack: dict[str, Any], stack_config: StackConfig, issuer: LocalIssuer) -> Iterator[ApiServer]:
-    cloud = LocalCloud(stack_config.inventory)
+    cloud = LocalCloud(inventory_path=stack_config.inventory)
     cloud.grant(OWNER, "Contributor", RG_SCOPE)
     cloud.grant(READER, "Reader", RG_SCOPE)
     srv = ApiServer(stack_config.state_dir, PORT_BASE + 51, issuer=issuer.url, extra_env={"SL_READY_TIMEOUT": "90"})
@@ -212,7 +212,7 @@ def test_remote_engine_matches_in_process(
     server: ApiServer, issuer: LocalIssuer, stack_config: StackConfig, namespace: str
 ) -> None:
     """What the CLI prints comes from the same views over RemoteEngine (REST) as over the in-process Engine."""
-    local = Engine(LocalCloud(stack_config.inventory), Store.in_directory(stack_config.state_dir))
+    local = Engines(Settings(state_dir=stack_config.state_dir)).for_caller(None)
     remote = RemoteEngine(RemoteSettings(endpoint=server.url, token=issuer.token(OWNER), ca=server.ca_cert))
     name = f"remote_{uuid.uuid4().hex[:6]}"
     lid = f"{SOURCE}/providers/Microsoft.ServiceLinker/linkers/{name}"
@@ -240,7 +240,7 @@ def test_remote_engine_matches_in_process(
     assert stored is not None and stored.result == validated.result  # the ValidateOperationResult, unchanged
     deleted = remote.delete(lid)
     assert deleted is not None and deleted.status == "Succeeded"
-    assert remote.begin_delete(lid) is None and remote.store.get_linker(lid) is None
+    assert remote.begin_delete(lid) is None and remote.find(lid) is None
     with pytest.raises(ArmError) as via_rest:
         remote.get(lid)
     with pytest.raises(ArmError) as in_process:
@@ -257,12 +257,12 @@ def test_local_token_service_is_an_accepted_issuer(devstack: dict[str, Any], sta
         pytest.skip("the dev stack runs no tokenservice (SL_DEVSTACK_ONLY)")
     from azure.identity import ClientSecretCredential
 
-    from servicelinker.clouds.local.identity import create_service_principal, delete_service_principal
-    from servicelinker.clouds.local.inventory import LOCAL_TENANT, Inventory
+    from localcloud.identity import create_service_principal, delete_service_principal
+    from localcloud.inventory import LOCAL_TENANT, Inventory
 
     inventory = Inventory(stack_config.inventory)
     sp, secret = create_service_principal(inventory, "sl-api-sdk-test")
-    cloud = LocalCloud(stack_config.inventory)
+    cloud = LocalCloud(inventory_path=stack_config.inventory)
     cloud.grant(sp.object_id, "Reader", RG_SCOPE)
     server = ApiServer(stack_config.state_dir, PORT_BASE + 56, issuer=f"{ts['authorityHost']}/{LOCAL_TENANT}",
                        extra_args=["--issuer-ca", ts["caCert"]])  # fmt: skip

@@ -21,8 +21,8 @@ from lightkube import Client, KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Secret
 
-from servicelinker.api.testing import ApiServer
-from servicelinker.devstack.config import StackConfig
+from localcloud.devstack.config import StackConfig
+from tests.support.api_server import ApiServer
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret, ServiceAccount, ServiceAccountToken
 
-from servicelinker.devstack.config import StackConfig
+from localcloud.devstack.config import StackConfig
 
 pytestmark = pytest.mark.integration
 

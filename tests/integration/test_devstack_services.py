@@ -23,8 +23,8 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
 
-from servicelinker.devstack import postgres, process, stack
-from servicelinker.devstack.config import Ports, StackConfig
+from localcloud.devstack import postgres, process, stack
+from localcloud.devstack.config import Ports, StackConfig
 
 pytestmark = pytest.mark.integration
 

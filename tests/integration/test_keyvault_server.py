@@ -18,8 +18,8 @@ from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 from azure.keyvault.secrets import SecretClient
 
-from servicelinker.devstack import keyvault, process
-from servicelinker.devstack.config import Ports, StackConfig
+from localcloud.devstack import keyvault, process
+from localcloud.devstack.config import Ports, StackConfig
 
 pytestmark = pytest.mark.integration
 

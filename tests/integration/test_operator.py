@@ -29,8 +29,8 @@ from lightkube.resources.core_v1 import ConfigMap, Event, Namespace, Secret, Ser
 from lightkube.types import PatchType
 from typer.testing import CliRunner
 
+from localcloud.devstack.config import StackConfig
 from servicelinker.cli.operator import app as operator_app
-from servicelinker.devstack.config import StackConfig
 from servicelinker.kube.client import ServiceConnection, operator_heartbeat, wait_for_ready
 from servicelinker.kube.contract import (
     CONNECTION_ID_ANNOTATION,

@@ -24,11 +24,12 @@ import redis
 from psycopg import sql
 from pydantic import SecretStr
 
-from servicelinker.catalog.configuration import TargetFacts, build_configurations
+from localcloud import firewall
+from localcloud.devstack import postgres
+from servicelinker.catalog.configuration import build_configurations
 from servicelinker.catalog.targets import get_target
-from servicelinker.clouds.local import firewall
-from servicelinker.devstack import postgres
 from servicelinker.model.linker import AzureResource, LinkerProperties, SecretAuthInfo, ValueSecretInfo
+from servicelinker.model.records import TargetFacts
 from servicelinker.probes import probe
 from servicelinker.probes.live import shared_key_list
 

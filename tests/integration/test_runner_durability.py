@@ -34,14 +34,17 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+from localcloud.adapter import LocalCloud
+from localcloud.inventory import LOCAL_SUBSCRIPTION
 from servicelinker.catalog.targets import TARGETS_BY_NAME, Target
-from servicelinker.clouds.local.cloud import LocalCloud
-from servicelinker.clouds.local.inventory import LOCAL_SUBSCRIPTION
-from servicelinker.engine.connections import Engine, EngineSettings
+from servicelinker.engine.factory import Engines
 from servicelinker.engine.runner import Runner, make_owner, wait_all
+from servicelinker.engine.service import ConnectionEngine
 from servicelinker.model.ids import format_connection_id
 from servicelinker.model.linker import LinkerResource
-from servicelinker.store.repository import Operation, Store
+from servicelinker.model.records import Operation
+from servicelinker.settings import Settings
+from servicelinker.store.repository import Store
 
 pytestmark = pytest.mark.integration
 
@@ -73,19 +76,20 @@ class BlockingCloud(LocalCloud):
     """The local cloud, except that reading a target's configuration waits while `block/go` does not exist."""
 
     def __init__(self, inventory: Path, block: Path | None) -> None:
-        super().__init__(inventory)
+        super().__init__(inventory_path=inventory)
         self.block = block
 
-    def target_facts(self, target: Target, target_id: str, identity_based: bool = False) -> Any:
+    def target_secrets(self, target: Target, target_id: str) -> Any:
         if self.block is not None:
             (self.block / f"blocked-{os.getpid()}").touch()
             while not (self.block / "go").exists():
                 time.sleep(0.05)
-        return super().target_facts(target, target_id, identity_based)
+        return super().target_secrets(target, target_id)
 
 
-def engine_factory(store: Store, inventory: Path, block: Path | None = None) -> Engine:
-    return Engine(BlockingCloud(inventory, block), store, EngineSettings(ready_timeout=90))
+def engine_factory(store: Store, inventory: Path, block: Path | None = None) -> ConnectionEngine:
+    settings = Settings(state_dir=inventory.parent, ready_timeout=90)
+    return Engines(settings, store, cloud_factory=lambda _principal: BlockingCloud(inventory, block)).server_engine()
 
 
 # ----------------------------------------------------------------------------------------------- fixtures
@@ -425,13 +429,13 @@ def _runner_main(args: argparse.Namespace) -> None:
 class _Counting:
     """An engine that counts the operations it ran (to show both servers took part)."""
 
-    def __init__(self, engine: Engine, counts: list[int], lock: threading.Lock) -> None:
+    def __init__(self, engine: ConnectionEngine, counts: list[int], lock: threading.Lock) -> None:
         self.engine, self.store, self.counts, self.lock = engine, engine.store, counts, lock
 
-    def run(self, operation_id: str, listener: Any = None) -> Operation:
+    def execute(self, operation_id: str, listener: Any = None) -> Operation:
         with self.lock:
             self.counts[0] += 1
-        return self.engine.run(operation_id, listener)
+        return self.engine.execute(operation_id, listener)
 
 
 def _server_main(args: argparse.Namespace) -> None:
@@ -439,7 +443,8 @@ def _server_main(args: argparse.Namespace) -> None:
     store = Store(args.url)
     inventory = Path(os.environ["SL_STATE_DIR"]) / "local-cloud.json"
     counts, lock = [0], threading.Lock()
-    runner = Runner(lambda: _Counting(engine_factory(store, inventory), counts, lock), store, workers=args.workers,
+    runner = Runner(lambda: _Counting(engine_factory(store, inventory), counts, lock),  # type: ignore[arg-type,return-value]
+                    store, workers=args.workers,
                     lease_seconds=10)  # fmt: skip
     runner.start()
     names = json.loads(Path(args.names).read_text())

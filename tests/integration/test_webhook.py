@@ -16,10 +16,10 @@ from lightkube import Client, KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Pod, ServiceAccount
 
-from servicelinker.devstack import process
-from servicelinker.devstack import webhook as webhook_service
-from servicelinker.devstack.config import StackConfig
-from servicelinker.webhook import mutate as m
+from localcloud.devstack import process
+from localcloud.devstack import webhook as webhook_service
+from localcloud.devstack.config import StackConfig
+from localcloud.webhook import mutate as m
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from servicelinker.catalog import auth
-from servicelinker.catalog.configuration import TargetFacts, family_of
+from servicelinker.catalog.configuration import family_of
 from servicelinker.catalog.roles import REDIS_ACCESS_POLICY, Role, default_roles, resolve_role, roles_for
 from servicelinker.catalog.targets import (
     NEON_CLI_PLACEHOLDER_ID,
@@ -22,6 +22,7 @@ from servicelinker.catalog.targets import (
 )
 from servicelinker.model.errors import ArmError, ErrorCode
 from servicelinker.model.linker import LinkerProperties
+from servicelinker.model.records import TargetFacts
 
 pytestmark = pytest.mark.unit
 

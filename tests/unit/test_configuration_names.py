@@ -13,9 +13,6 @@ import pytest
 
 from servicelinker.catalog.configuration import (
     CONFIGURATION_TABLE,
-    Configuration,
-    TargetFacts,
-    blank_credentials,
     build_configurations,
     configuration_name_items,
     configuration_names,
@@ -26,6 +23,7 @@ from servicelinker.catalog.configuration import (
 from servicelinker.catalog.targets import TARGETS, TARGETS_BY_NAME, Target
 from servicelinker.model.errors import ArmError, ErrorCode
 from servicelinker.model.linker import LinkerResource
+from servicelinker.model.records import Configuration, TargetFacts, blank_credentials
 
 pytestmark = pytest.mark.unit
 

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from servicelinker.clouds.local.keyvault_server import (
+from localcloud.keyvault.server import (
     AccessFile,
     DevTokenValidator,
     JwksKeys,

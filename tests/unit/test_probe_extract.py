@@ -11,7 +11,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import SecretStr
 
-from servicelinker.catalog.configuration import TargetFacts, build_configurations
+from servicelinker.catalog.configuration import build_configurations
 from servicelinker.catalog.targets import get_target
 from servicelinker.model.linker import (
     AzureResource,
@@ -22,6 +22,7 @@ from servicelinker.model.linker import (
     UserAssignedIdentityAuthInfo,
     ValueSecretInfo,
 )
+from servicelinker.model.records import TargetFacts
 from servicelinker.probes import extract as ex
 from servicelinker.probes.live import Scrubber, probe
 

@@ -26,12 +26,15 @@ from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
 from servicelinker.cli.store import app as store_app
+from servicelinker.engine.factory import open_store
 from servicelinker.engine.oplog import OperationLog, ProgressListener
 from servicelinker.engine.runner import Runner, give_up_error, run_here
 from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.records import Operation
+from servicelinker.settings import Settings
 from servicelinker.store import migrate
 from servicelinker.store.db import Base
-from servicelinker.store.repository import Operation, Store, StoreKeyError
+from servicelinker.store.repository import Store, StoreKeyError
 
 pytestmark = pytest.mark.unit
 
@@ -341,7 +344,7 @@ def test_key_rotation_with_two_keys(tmp_path: Path) -> None:
 def test_keys_from_the_environment_win_over_the_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env_key = Fernet.generate_key().decode()
     monkeypatch.setenv("SL_STORE_KEYS", f" {env_key} ,")
-    s = Store.in_directory(tmp_path)
+    s = open_store(Settings(state_dir=tmp_path))
     s.put_linker(linker_id("a"), SOURCE, "a", body("a"), {"authInfo": PASSWORD}, "Accepted")
     s.close()
     assert not (tmp_path / "store.key").exists()
@@ -382,7 +385,7 @@ def test_store_cli_migrate_and_rotate_keys_with_a_new_key(tmp_path: Path) -> Non
 
 
 class FakeEngine:
-    """Runs an operation the way Engine.run does (a step log, then finish), with behaviour chosen per test."""
+    """Runs an operation the way ConnectionEngine.execute does (a step log, then finish), as each test chooses."""
 
     def __init__(self, store: Store, steps: tuple[str, ...] = ("One", "Two"), hold: threading.Event | None = None,
                  explode: bool = False) -> None:  # fmt: skip
@@ -392,7 +395,7 @@ class FakeEngine:
         self.explode = explode
         self.runs: list[str] = []
 
-    def run(self, operation_id: str, listener: ProgressListener | None = None) -> Operation:
+    def execute(self, operation_id: str, listener: ProgressListener | None = None) -> Operation:
         self.runs.append(operation_id)
         log = OperationLog(self.store, operation_id, listener)
         if self.explode:

@@ -17,10 +17,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from servicelinker.clouds.local import identity as ident
-from servicelinker.clouds.local.cloud import LocalCloud
-from servicelinker.clouds.local.inventory import LOCAL_TENANT, Inventory, RoleAssignment
-from servicelinker.clouds.local.token_service import (
+from localcloud import identity as ident
+from localcloud.adapter import LocalCloud
+from localcloud.entra.service import (
     JWT_BEARER,
     IssuerKeys,
     IssuerUnavailable,
@@ -30,6 +29,7 @@ from servicelinker.clouds.local.token_service import (
     role_keys,
     service_for,
 )
+from localcloud.inventory import LOCAL_TENANT, Inventory, RoleAssignment
 from servicelinker.model.errors import ArmError
 
 pytestmark = pytest.mark.unit
@@ -98,7 +98,7 @@ def uami(inventory: Inventory) -> dict[str, str]:
     client_id, principal_id = res.properties["clientId"], res.properties["principalId"]
     subject = f"system:serviceaccount:app:sc-account-{client_id}"
     ident.ensure_federated_credential(inventory, IDENTITY_ID, "sc-fic", ISSUER, subject)
-    LocalCloud(inventory.path).grant(principal_id, "Storage Blob Data Contributor", STORAGE_ID)
+    LocalCloud(inventory_path=inventory.path).grant(principal_id, "Storage Blob Data Contributor", STORAGE_ID)
     return {"clientId": client_id, "principalId": principal_id, "subject": subject}
 
 
@@ -395,7 +395,7 @@ def test_correlation_id_is_echoed(client: TestClient) -> None:
 def test_role_gate_follows_the_inventory(
     post: Post, inventory: Inventory, uami: dict[str, str], cluster_key: rsa.RSAPrivateKey
 ) -> None:
-    cloud = LocalCloud(inventory.path)
+    cloud = LocalCloud(inventory_path=inventory.path)
     token = sa_token(cluster_key, uami["subject"])
     vault = assertion_form(uami["clientId"], token, VAULT)
     text = refused(post(vault), 400, "invalid_grant", 501051)
@@ -462,7 +462,7 @@ def test_role_keys_and_services() -> None:
 @pytest.fixture
 def sp(inventory: Inventory) -> tuple[str, str, str]:
     principal, secret = ident.create_service_principal(inventory, "ci-deployer")
-    LocalCloud(inventory.path).grant(principal.object_id, "Storage Blob Data Reader", STORAGE_ID)
+    LocalCloud(inventory_path=inventory.path).grant(principal.object_id, "Storage Blob Data Reader", STORAGE_ID)
     return principal.client_id, principal.object_id, secret
 
 
@@ -708,7 +708,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     import typer
     from typer.testing import CliRunner
 
-    from servicelinker.cli import identity as identity_cli
+    from localcloud.cli import identity as identity_cli
 
     monkeypatch.setenv("SL_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("SL_SUBSCRIPTION", raising=False)

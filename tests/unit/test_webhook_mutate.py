@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from servicelinker.webhook import mutate as m
-from servicelinker.webhook.server import BadReview, create_app, review_response
+from localcloud.webhook import mutate as m
+from localcloud.webhook.server import BadReview, create_app, review_response
 
 pytestmark = pytest.mark.unit
 

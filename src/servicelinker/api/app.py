@@ -1,10 +1,10 @@
 """The resource-provider REST server: `create_app(settings) -> FastAPI`.
 
-Startup (the lifespan) opens the store, builds the authenticator (an OpenID issuer, or `--insecure-dev`) and starts
-the engine's durable operation runner (`servicelinker.engine.runner.Runner`); shutdown stops it, waiting for what it
-runs. Each request gets an Engine bound to its caller: the local cloud with the token's `oid` as principal, so the
-engine's own permission checks (`check_access`) are the caller's, and `systemData.createdBy` names the caller.
-Long-running work is submitted to the runner after each `begin_*`.
+Startup (the lifespan) opens the engines (`servicelinker.engine.engines`: one store), builds the authenticator (an
+OpenID issuer, or `--insecure-dev`) and starts the engine's durable operation runner; shutdown stops it, waiting
+for what it runs. Each request gets an Engine bound to its caller, so the engine's permission checks
+(`check_access`) are the caller's and `systemData.createdBy` names the caller. Long-running work is submitted to
+the runner after each `begin_*`.
 
 ARM paths are case-insensitive; a small middleware spells the provider's keywords (`Microsoft.ServiceLinker`,
 `linkers`, `validateLinker`, `resourcegroups` of location paths, ...) the way the routes do before routing, leaving
@@ -13,28 +13,20 @@ the `{resourceUri}` part as written.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from servicelinker import paths
 from servicelinker.api import errors, openapi, routes_dryrun, routes_linkers, routes_tenant
-from servicelinker.api.auth import (
-    DEFAULT_AUDIENCES,
-    Authenticator,
-    InsecureDevAuthenticator,
-    JwtAuthenticator,
-    Principal,
-)
-from servicelinker.api.deps import Backend, EngineLike, RunnerLike
-from servicelinker.store.repository import Store
+from servicelinker.api.auth import DEFAULT_AUDIENCES, Authenticator, InsecureDevAuthenticator, JwtAuthenticator
+from servicelinker.api.deps import Backend, RunnerLike
+from servicelinker.engine import Engine, engines
+from servicelinker.model.records import Caller
+from servicelinker.settings import Settings
 
 log = logging.getLogger("servicelinker.api")
 
@@ -43,10 +35,7 @@ log = logging.getLogger("servicelinker.api")
 class ApiSettings:
     """What `servicelinker serve` configures; the injection points at the end are for tests."""
 
-    state_dir: Path | None = None
-    #: SQLAlchemy URL of the store; default: SQLite in the state directory.
-    store_url: str | None = None
-    inventory: Path | None = None
+    settings: Settings = field(default_factory=Settings)
     issuer: str | None = None
     audiences: tuple[str, ...] = DEFAULT_AUDIENCES
     #: CA bundle that verifies the issuer's TLS certificate (a private issuer such as the local token service).
@@ -57,21 +46,10 @@ class ApiSettings:
     retry_after: int = 1
     #: Base URL written into Azure-AsyncOperation/Location (default: the request's own).
     public_url: str | None = None
-    ready_timeout: float = 90.0
-    extension_values: dict[str, Any] = field(default_factory=dict)
     # injection points (tests) -------------------------------------------------------------------------------
     authenticator: Authenticator | None = None
-    engine_factory: Callable[[Principal], EngineLike] | None = None
-    store: Store | None = None
+    engine_factory: Callable[[Caller], Engine] | None = None
     runner: RunnerLike | None = None
-
-
-def make_runner(engine_factory: Callable[[], Any], store: Store, workers: int) -> RunnerLike:
-    """The engine's durable Runner: operations are claimed with a lease, resumed after a crash, shared by replicas."""
-    from servicelinker.engine.runner import Runner, make_owner
-
-    runner: RunnerLike = Runner(engine_factory, store, owner=make_owner(), workers=workers)
-    return runner
 
 
 def build_authenticator(settings: ApiSettings) -> Authenticator:
@@ -85,35 +63,17 @@ def build_authenticator(settings: ApiSettings) -> Authenticator:
 
 
 def build_backend(settings: ApiSettings) -> Backend:
-    from servicelinker.clouds.local.cloud import LocalCloud
-    from servicelinker.engine.connections import Engine, EngineSettings
-
-    state = settings.state_dir or paths.state_dir()
-    store = settings.store
-    if store is None:
-        store = Store(settings.store_url, state / "store.key") if settings.store_url else Store.in_directory(state)
-    inventory = settings.inventory or paths.inventory_file(state)
-    engine_settings = EngineSettings(ready_timeout=settings.ready_timeout,
-                                     extension_values=dict(settings.extension_values))  # fmt: skip
-    chosen_store = store
-
-    def engine_for(principal: Principal) -> EngineLike:
-        cloud = LocalCloud(inventory, principal=principal.object_id)
-        return Engine(cloud, chosen_store, dataclasses.replace(engine_settings, caller=principal.display_name))
-
-    def runner_engine() -> Engine:
-        return Engine(LocalCloud(inventory), chosen_store, engine_settings)
-
-    runner = settings.runner or make_runner(runner_engine, store, settings.workers)
-    return Backend(
-        engine_for=settings.engine_factory or engine_for,
-        store=store,
-        runner=runner,
-        authenticator=build_authenticator(settings),
-        location=settings.location,
-        retry_after=settings.retry_after,
-        public_url=settings.public_url,
-    )
+    if settings.engine_factory is not None:
+        if settings.runner is None:
+            raise ValueError("an injected engine factory needs an injected runner")
+        return Backend(engine_for=settings.engine_factory, runner=settings.runner,
+                       authenticator=build_authenticator(settings), location=settings.location,
+                       retry_after=settings.retry_after, public_url=settings.public_url)  # fmt: skip
+    made = engines(settings.settings)
+    runner = settings.runner or made.runner(settings.workers)
+    return Backend(engine_for=made.for_caller, runner=runner, authenticator=build_authenticator(settings),
+                   location=settings.location, retry_after=settings.retry_after, public_url=settings.public_url,
+                   close=made.close)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------- case-insensitive paths
@@ -177,6 +137,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             yield
         finally:
             backend.runner.stop()
+            backend.close()
 
     app = FastAPI(
         title="Microsoft.ServiceLinker",

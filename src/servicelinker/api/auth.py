@@ -29,6 +29,7 @@ import jwt
 from jwt.algorithms import RSAAlgorithm
 
 from servicelinker.model.errors import ArmError
+from servicelinker.model.records import Caller
 
 DEFAULT_AUDIENCES = ("https://management.azure.com", "https://management.azure.com/",
                      "https://management.core.windows.net/")  # fmt: skip
@@ -50,6 +51,11 @@ class Principal:
     kind: str = "User"
     tenant_id: str | None = None
     claims: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def caller(self) -> Caller:
+        return Caller(object_id=self.object_id, display_name=self.display_name,
+                      kind="Application" if self.kind == "Application" else "User")  # fmt: skip
 
 
 class AuthError(ArmError):

@@ -1,58 +1,25 @@
-"""What every route needs: the backend (engines per caller, the store, the runner), the caller, the api-version
-check, and the source id parsed out of `{resourceUri}`."""
+"""What every route needs: the backend (engines per caller, the runner), the caller, the api-version check, and
+the source id parsed out of `{resourceUri}`."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from servicelinker.api import errors
 from servicelinker.api.auth import Authenticator, Principal
-from servicelinker.catalog.configuration import Configuration, TargetFacts
-from servicelinker.catalog.targets import Target
+from servicelinker.engine import Engine
 from servicelinker.model.errors import ArmError, ErrorCode
 from servicelinker.model.ids import AKS_SOURCE, AKS_SOURCE_PATTERN, LINKER_PROVIDER, is_valid_resource_id
-from servicelinker.model.linker import API_VERSIONS, LinkerResource
-from servicelinker.store.repository import Operation, Store, StoredLinker
+from servicelinker.model.linker import API_VERSIONS
+from servicelinker.model.records import Caller as EngineCaller
 
 _API_VERSION_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}(-[a-z]+)?$")
-
-
-class CloudLike(Protocol):
-    def check_access(self, scope: str, action: str) -> None: ...
-
-    def target_facts(self, target: Target, target_id: str, secret_name: str | None = None) -> TargetFacts: ...
-
-
-class EngineLike(Protocol):
-    """The engine's methods the REST layer calls (servicelinker.engine.connections.Engine)."""
-
-    @property
-    def cloud(self) -> Any: ...
-
-    @property
-    def store(self) -> Store: ...
-
-    def get(self, linker_id: str) -> StoredLinker: ...
-
-    def list_linkers(self, source_id: str) -> list[StoredLinker]: ...
-
-    def list_configurations(self, linker_id: str) -> list[Configuration]: ...
-
-    def plan(self, linker_id: str, resource: LinkerResource) -> Any: ...
-
-    def begin_create_or_update(self, linker_id: str, resource: LinkerResource) -> Operation: ...
-
-    def begin_delete(self, linker_id: str, cleanup: bool = False) -> Operation | None: ...
-
-    def begin_validate(self, linker_id: str) -> Operation: ...
-
-    def operation(self, operation_id: str) -> Operation | None: ...
 
 
 class RunnerLike(Protocol):
@@ -67,15 +34,18 @@ class RunnerLike(Protocol):
 
 @dataclass
 class Backend:
-    """Per-process services: an engine bound to a caller, the shared store, the operation runner."""
+    """Per-process services: an engine bound to a caller, the operation runner, the authenticator."""
 
-    engine_for: Callable[[Principal], EngineLike]
-    store: Store
+    engine_for: Callable[[EngineCaller], Engine]
     runner: RunnerLike
     authenticator: Authenticator
     location: str = "local"
     retry_after: int = 1
     public_url: str | None = None
+    close: Callable[[], None] = lambda: None
+
+    def engine(self, who: Principal) -> Engine:
+        return self.engine_for(who.caller)
 
 
 async def backend(request: Request) -> Backend:

@@ -18,8 +18,8 @@ from fastapi import Request
 
 from servicelinker.api.deps import Backend
 from servicelinker.model.errors import HTTP_STATUS, ArmError, ErrorDetail
-from servicelinker.model.ids import LINKER_PROVIDER
-from servicelinker.store.repository import Operation
+from servicelinker.model.ids import LINKER_PROVIDER, ResourceId
+from servicelinker.model.records import Operation
 
 TERMINAL = frozenset({"Succeeded", "Failed", "Canceled"})
 STATUSES = "operationStatuses"
@@ -31,7 +31,7 @@ def base_url(request: Request, be: Backend) -> str:
 
 
 def operation_url(request: Request, be: Backend, kind: str, op: Operation, api_version: str) -> str:
-    subscription = op.resource_id.split("/")[2]
+    subscription = ResourceId.parse(op.resource_id).subscription
     return (
         f"{base_url(request, be)}/subscriptions/{subscription}/providers/{LINKER_PROVIDER}/locations/"
         f"{be.location}/{kind}/{op.id}?api-version={api_version}"
@@ -58,7 +58,7 @@ def _iso(value: Any) -> str | None:
 
 
 def status_body(request: Request, be: Backend, op: Operation) -> dict[str, Any]:
-    subscription = op.resource_id.split("/")[2]
+    subscription = ResourceId.parse(op.resource_id).subscription
     body: dict[str, Any] = {
         "id": f"/subscriptions/{subscription}/providers/{LINKER_PROVIDER}/locations/{be.location}/{STATUSES}/{op.id}",
         "name": op.id,

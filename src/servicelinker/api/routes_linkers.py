@@ -24,7 +24,6 @@ the firewall rule (Azure keeps them; the default keeps them too).
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
@@ -32,16 +31,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from servicelinker.api import errors, lro
-from servicelinker.api.deps import Backend, BackendDep, Caller, EngineLike, api_version_param, source_id_of, source_of
-from servicelinker.catalog.configuration import (
-    TargetFacts,
-    blank_credentials,
-    build_configurations,
-    to_configuration_result,
-)
-from servicelinker.catalog.targets import check_supported
+from servicelinker.api.deps import Backend, BackendDep, Caller, api_version_param, source_id_of, source_of
+from servicelinker.catalog.configuration import to_configuration_result
+from servicelinker.engine import Engine
 from servicelinker.model.errors import ArmError, ErrorCode, ErrorResponse
-from servicelinker.model.ids import format_connection_id
+from servicelinker.model.ids import ResourceId, format_connection_id
 from servicelinker.model.linker import (
     ConfigurationInfo,
     ConfigurationResult,
@@ -92,9 +86,9 @@ def _linker_id(resource_uri: str, linker_name: str) -> tuple[str, str]:
     return source, format_connection_id(source, linker_name)
 
 
-def _engine(be: Backend, who: Caller, scope: str, action: str) -> EngineLike:
-    engine = be.engine_for(who)
-    engine.cloud.check_access(scope, action)
+def _engine(be: Backend, who: Caller, scope: str, action: str) -> Engine:
+    engine = be.engine(who)
+    engine.check_access(scope, action)
     return engine
 
 
@@ -130,7 +124,7 @@ def get_linker(
 # ---------------------------------------------------------------------------------------------------- write side
 
 
-def _accepted_put(request: Request, be: BackendDep, engine: EngineLike, lid: str, resource: LinkerResource,
+def _accepted_put(request: Request, be: BackendDep, engine: Engine, lid: str, resource: LinkerResource,
                   version: str) -> JSONResponse:  # fmt: skip
     op = engine.begin_create_or_update(lid, resource)
     be.runner.submit(op.id)
@@ -312,19 +306,8 @@ def generate_configurations(
 ) -> JSONResponse:
     source, lid = _linker_id(resource_uri, linker_name)
     engine = _engine(be, who, source, GENERATE)
-    stored = engine.get(lid)
-    body = dict(stored.body)
-    properties = dict(body.get("properties") or {})
-    if "authInfo" in stored.secrets:
-        properties["authInfo"] = json.loads(stored.secrets["authInfo"])
-    if parameters is not None:
-        properties["configurationInfo"] = parameters.request_dump()
-    resource = LinkerResource.model_validate({"properties": properties})
-    target = check_supported(resource.properties)
-    target_id = resource.properties.target_id
-    facts = engine.cloud.target_facts(target, target_id) if target_id else TargetFacts()
-    configs = build_configurations(resource, facts, target=target)
-    return JSONResponse(to_configuration_result(blank_credentials(configs)).response_dump())
+    configs = engine.generate_configurations(lid, parameters)
+    return JSONResponse(to_configuration_result(configs).response_dump())
 
 
 @router.get(
@@ -345,17 +328,17 @@ def list_dapr_configurations(resource_uri: ResourceUri, who: Caller, _v: DaprVer
 OPS = "/subscriptions/{subscription_id}/providers/Microsoft.ServiceLinker/locations/{location}"
 
 
-def _operation(be: Backend, who: Caller, subscription_id: str, operation_id: str) -> tuple[EngineLike, Any]:
-    engine = be.engine_for(who)
+def _operation(be: Backend, who: Caller, subscription_id: str, operation_id: str) -> tuple[Engine, Any]:
+    engine = be.engine(who)
     op = engine.operation(operation_id)
-    if op is None or op.resource_id.split("/")[2].lower() != subscription_id.lower():
+    if op is None or ResourceId.parse(op.resource_id).subscription.lower() != subscription_id.lower():
         raise ArmError(
             ErrorCode.RESOURCE_NOT_FOUND,
             f"The operation '{operation_id}' was not found.",
             target=operation_id,
             remedy="Poll the exact URL of the Azure-AsyncOperation or Location header.",
         )
-    engine.cloud.check_access(source_of(op.resource_id), STATUS_READ)
+    engine.check_access(source_of(op.resource_id), STATUS_READ)
     return engine, op
 
 

@@ -87,7 +87,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
 
 from servicelinker.catalog import auth
 from servicelinker.catalog.auth import CSI_CONFIG_KEY
@@ -102,15 +102,14 @@ from servicelinker.model.linker import (
     ConfigurationNameResult,
     ConfigurationNames,
     ConfigurationResult,
-    ConfigurationType,
     LinkerProperties,
     LinkerResource,
     SecretAuthInfo,
     ServicePrincipalSecretAuthInfo,
-    SourceConfiguration,
     UserAssignedIdentityAuthInfo,
     ValueSecretInfo,
 )
+from servicelinker.model.records import Configuration, TargetFacts
 
 SECRET = AuthType.SECRET
 UAI = AuthType.USER_ASSIGNED_IDENTITY
@@ -123,8 +122,6 @@ SPACE = "space"  # k=v k=v
 QUERY = "query"  # url?k=v&k=v
 COMMA = "comma"  # host:port,k=v,k=v
 
-DEFAULT_MANAGEMENT_ENDPOINT = "https://management.azure.com/"
-DEFAULT_MANAGEMENT_SCOPE = "https://management.azure.com/.default"
 COSMOS_KEYS_API_VERSION = "2021-04-15"
 
 #: Default port per family (used when facts carry none, and to decide whether a port must be added).
@@ -141,66 +138,6 @@ DEFAULT_PORTS: dict[str, int] = {
 DEFAULT_TOKEN_SCOPES: dict[str, str] = {"appconfig": "https://azconfig.io/.default"}
 #: Default database per family when neither facts nor the id carry one.
 DEFAULT_DATABASES: dict[str, str] = {"redis": "0"}
-
-
-# ============================================================================================ facts
-
-
-class TargetFacts(BaseModel):
-    """What a cloud adapter knows about the target, used to compose configuration values.
-
-    Filled by the local cloud (self-hosted servers) or the Azure cloud (ARM reads, listKeys). Every field is
-    optional; a template that needs a missing one fails with an error naming it. Secrets are `SecretStr` so they
-    never show in reprs or logs.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    #: Server host name (PostgreSQL/MySQL/SQL server FQDN, Redis host, Cassandra contact point, Gremlin host,
-    #: Web PubSub host).
-    host: str | None = None
-    port: int | None = None
-    database: str | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    #: TLS on the wire (False for the plain local Redis/PostgreSQL).
-    ssl: bool = True
-    #: Storage / Cosmos account name.
-    account_name: str | None = None
-    #: Primary key of the target (storage account key, Redis access key, Cosmos key, Cognitive Services key,
-    #: SignalR access key). An empty string means "no key" (e.g. a local Redis without a password).
-    account_key: SecretStr | None = None
-    #: The target's main endpoint (Cosmos document endpoint, App Configuration endpoint, Cognitive endpoint,
-    #: SignalR endpoint, Key Vault URI when `vault_uri` is absent).
-    endpoint: str | None = None
-    blob_endpoint: str | None = None
-    queue_endpoint: str | None = None
-    table_endpoint: str | None = None
-    file_endpoint: str | None = None
-    #: Azure storage endpoint suffix (`core.windows.net`); None for non-Azure endpoints (Azurite).
-    endpoint_suffix: str | None = None
-    #: A ready connection string read from the target (Service Bus, Event Hubs, App Configuration, Web PubSub,
-    #: Cosmos Mongo/Table, Application Insights).
-    connection_string: SecretStr | None = None
-    vault_uri: str | None = None
-    #: Service Bus / Event Hubs fully qualified namespace (`<ns>.servicebus.windows.net`).
-    namespace_fqdn: str | None = None
-    #: Azure region (Cassandra local datacenter).
-    location: str | None = None
-    #: Cognitive Services account kind: OpenAI, AIServices, CognitiveServices, ...
-    account_kind: str | None = None
-    openai_endpoint: str | None = None
-    speech_endpoint: str | None = None
-    #: Client id when the linker carries none (the Key Vault CSI add-on identity).
-    client_id: str | None = None
-    tenant_id: str | None = None
-    client_secret: SecretStr | None = None
-    #: ARM id of the account whose keys the app lists with its identity (Cosmos); default: from the target id.
-    account_id: str | None = None
-    management_endpoint: str = DEFAULT_MANAGEMENT_ENDPOINT
-    management_scope: str = DEFAULT_MANAGEMENT_SCOPE
-    #: Data-plane token scope (App Configuration).
-    token_scope: str | None = None
 
 
 # ============================================================================================ table
@@ -933,26 +870,6 @@ def render(template: str, ctx: _Ctx) -> str:
 # ============================================================================================ results
 
 
-class Configuration(BaseModel):
-    """One configuration (a key of the Kubernetes Secret) with its credential flag."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    value: str
-    credential: bool = False
-    description: str = ""
-
-    def __repr_args__(self) -> Any:
-        return [(k, "***" if k == "value" and self.credential else v) for k, v in super().__repr_args__()]
-
-    def to_source_configuration(self) -> SourceConfiguration:
-        """The REST `SourceConfiguration` (configType Default: AKS values are real values)."""
-        return SourceConfiguration(
-            name=self.name, value=self.value, config_type=ConfigurationType.DEFAULT, description=self.description
-        )
-
-
 _CREDENTIAL_WORDS = re.compile(
     r"(password|secret|token|connection[_\-.]?string|(^|[_\-.])(access)?[_\-.]?key($|[_\-.]))", re.IGNORECASE
 )
@@ -1091,11 +1008,6 @@ def _add_additional(configs: list[Configuration], extra: Mapping[str, str]) -> l
                 Configuration(name=name, value=value, credential=credential, description="Additional configuration")
             )
     return out
-
-
-def blank_credentials(configs: Sequence[Configuration]) -> list[Configuration]:
-    """list-configuration on AKS: credential values become empty strings (reference §6.2)."""
-    return [c.model_copy(update={"value": ""}) if c.credential else c for c in configs]
 
 
 def to_configuration_result(configs: Sequence[Configuration]) -> ConfigurationResult:

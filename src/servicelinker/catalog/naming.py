@@ -27,6 +27,8 @@ CONNECTION_NAME_ERROR = (
     "Resource name can only contain letters (A-Z, a-z), numbers (0-9), periods ('.'), and underscores ('_')"
 )
 SCHEMA_SUFFIX = "_schema"
+#: The Kubernetes namespace of a connection that names none (`--kube-namespace` default; applied once, by the plan).
+DEFAULT_NAMESPACE = "default"
 NAME_ALPHABET = string.ascii_lowercase + string.digits
 K8S_NAME_MAX = 253
 SECRET_PREFIX = "sc-"

@@ -31,7 +31,7 @@ def list_connections(
     """List the connections of a cluster."""
     try:
         eng = common.engine()
-        items = [views.linker_view(s) for s in eng.list_linkers(common.source_id(resource_group, name, source_id))]
+        items = [views.linker_view(s) for s in eng.list_linkers(common.source_id(eng, resource_group, name, source_id))]
     except ArmError as error:
         common.fail(error)
     emit(items, output, table_rows=[views.linker_row(v) for v in items])
@@ -48,7 +48,7 @@ def show(
     """Show a connection, with its Kubernetes resource names and configurations (credentials blank)."""
     try:
         eng = common.engine()
-        lid = common.linker_id(connection_id, resource_group, name, connection)
+        lid = common.linker_id(eng, connection_id, resource_group, name, connection)
         view = views.linker_view(eng.get(lid), configurations=eng.list_configurations(lid))
     except ArmError as error:
         common.fail(error)
@@ -69,7 +69,8 @@ def delete(
 ) -> None:
     """Delete a connection. Like Azure, the Secret stays in the namespace unless --cleanup is given."""
     try:
-        lid = common.linker_id(connection_id, resource_group, name, connection)
+        eng = common.engine()
+        lid = common.linker_id(eng, connection_id, resource_group, name, connection)
         if not yes:
             if not sys.stdin.isatty():
                 raise ArmError(
@@ -79,15 +80,11 @@ def delete(
                     remedy="Pass --yes to delete without a prompt.",
                 )
             typer.confirm(f"Delete connection {lid}?", abort=True)
-        eng = common.engine()
         op = eng.begin_delete(lid, cleanup)
         if op is None:
             return
         if no_wait:
-            from servicelinker.cli.aks_create import _run_detached
-
-            if not getattr(eng, "remote", False):  # a server runs its operations itself
-                _run_detached(op.id)
+            eng.hand_off(op.id)
             return
         done = common.run(eng, op.id)
         if done.status != "Succeeded":
@@ -107,7 +104,7 @@ def list_configuration(
     """List the configurations delivered to the cluster; credential values are blank (read the Secret for them)."""
     try:
         eng = common.engine()
-        configs = eng.list_configurations(common.linker_id(connection_id, resource_group, name, connection))
+        configs = eng.list_configurations(common.linker_id(eng, connection_id, resource_group, name, connection))
     except ArmError as error:
         common.fail(error)
     data = {"configurations": [c.to_source_configuration().response_dump() for c in configs]}
@@ -128,7 +125,7 @@ def validate(
     """
     try:
         eng = common.engine()
-        lid = common.linker_id(connection_id, resource_group, name, connection)
+        lid = common.linker_id(eng, connection_id, resource_group, name, connection)
         done = common.run(eng, eng.begin_validate(lid).id)
     except ArmError as error:
         common.fail(error)
@@ -156,19 +153,19 @@ def wait(
     """Wait until a condition of the connection is met (az's generic wait)."""
     try:
         eng = common.engine()
-        lid = common.linker_id(connection_id, resource_group, name, connection)
+        lid = common.linker_id(eng, connection_id, resource_group, name, connection)
     except ArmError as error:
         common.fail(error)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        stored = eng.store.get_linker(lid)
+        stored = eng.find(lid)
         state = stored.provisioning_state if stored else None
         if (deleted and stored is None) or (exists and stored is not None):
             return
         if (created or updated) and state == "Succeeded":
             return
         if (created or updated) and state == "Failed":
-            op = eng.store.latest_operation(lid)
+            op = eng.latest_operation(lid)
             detail = views.error_detail(op) if op else None
             common.fail(ArmError.from_detail(detail) if detail else ArmError("Failed", "The operation failed."))
         time.sleep(interval)

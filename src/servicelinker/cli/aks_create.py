@@ -10,11 +10,8 @@ follow one flag (`--secret name=app secret=pw`); `expand_argv` turns that into w
 from __future__ import annotations
 
 import inspect
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,8 +21,11 @@ from servicelinker.catalog.targets import TARGETS, Target
 from servicelinker.cli import common, views
 from servicelinker.cli.output import OutputFormat, emit
 from servicelinker.model.errors import ArmError, ErrorCode
-from servicelinker.model.ids import format_connection_id
+from servicelinker.model.ids import ResourceId, format_connection_id
 from servicelinker.model.linker import LinkerProperties, LinkerResource
+
+if TYPE_CHECKING:
+    from servicelinker.engine import Engine
 
 #: Flags that take several space-separated values after them, as in az.
 MULTI_VALUE_FLAGS = ("--secret", "--customized-keys", "--connstr-props", "--opt-out", "--service-principal")
@@ -106,7 +106,7 @@ def _secret_auth(target: Target, values: Sequence[str]) -> dict[str, Any]:
 AUTH_FLAGS = ("secret", "workload_identity", "service_principal")
 
 
-def _auth_from_flags(target: Target, opts: dict[str, Any]) -> dict[str, Any] | None:
+def _auth_from_flags(eng: Engine, target: Target, opts: dict[str, Any]) -> dict[str, Any] | None:
     """The authInfo of the one auth flag given (az allows exactly one), or None when there is none."""
     given = [f for f in AUTH_FLAGS if opts.get(f)]
     if opts.get("enable_csi"):
@@ -150,19 +150,17 @@ def _auth_from_flags(target: Target, opts: dict[str, Any]) -> dict[str, Any] | N
     if flag == "secret":
         return _secret_auth(target, opts["secret"])
     if flag == "workload_identity":
-        return _workload_identity_auth(opts["workload_identity"])
-    return _service_principal_auth(opts["service_principal"])
+        return _workload_identity_auth(eng, opts["workload_identity"])
+    return _service_principal_auth(eng, opts["service_principal"])
 
 
-def _workload_identity_auth(identity_id: str) -> dict[str, Any]:
-    """az resolves the identity's clientId (`az identity show --ids`); the subscription is the id's third part."""
-    from servicelinker.clouds.local.cloud import LocalCloud
-
-    info = LocalCloud().get_identity(identity_id)
-    return {"authType": "userAssignedIdentity", "clientId": info.client_id, "subscriptionId": identity_id.split("/")[2]}
+def _workload_identity_auth(eng: Engine, identity_id: str) -> dict[str, Any]:
+    """az resolves the identity's clientId (`az identity show --ids`); the subscription is the id's."""
+    ref = eng.resolve_identity(identity_id)
+    return {"authType": "userAssignedIdentity", "clientId": ref.client_id, "subscriptionId": ref.subscription_id}
 
 
-def _service_principal_auth(values: Sequence[str]) -> dict[str, Any]:
+def _service_principal_auth(eng: Engine, values: Sequence[str]) -> dict[str, Any]:
     pairs = {k.lower(): v for k, v in _pairs(values, "--service-principal").items()}
     if "client-id" not in pairs or "secret" not in pairs:
         raise ArmError(
@@ -172,19 +170,8 @@ def _service_principal_auth(values: Sequence[str]) -> dict[str, Any]:
             target="--service-principal",
             remedy="Pass --service-principal client-id=<id> secret=<secret>.",
         )
-    object_id = pairs.get("object-id")
-    if not object_id:  # az looks it up with `az ad sp show --id <client-id>`
-        from servicelinker.clouds.local.cloud import LocalCloud
-
-        found = LocalCloud().find_service_principal(pairs["client-id"])
-        if found is None:
-            raise ArmError(
-                ErrorCode.RESOURCE_NOT_FOUND,
-                f"Service principal '{pairs['client-id']}' was not found.",
-                target="--service-principal",
-                remedy="Check the client-id (`servicelinker local sp list`), or pass object-id=<object id>.",
-            )
-        object_id = found.principal_id
+    # az looks the object id up with `az ad sp show --id <client-id>`
+    object_id = pairs.get("object-id") or eng.service_principal_object_id(pairs["client-id"])
     return {
         "authType": "servicePrincipalSecret",
         "clientId": pairs["client-id"],
@@ -220,7 +207,7 @@ def _target_id(target: Target, opts: dict[str, Any], source: str) -> str:
         return target.validate_id(opts["target_id"])
     pattern = target.pattern
     assert pattern is not None
-    values = {"subscription": source.split("/")[2]}
+    values = {"subscription": ResourceId.parse(source).subscription}
     values.update({p.key: opts.get(p.key) or "" for p in target.name_params})
     try:
         return pattern.format(**values)
@@ -256,7 +243,9 @@ def _check_opt_out(values: Sequence[str]) -> None:
         )
 
 
-def build_body(target: Target, opts: dict[str, Any], source: str, previous: dict[str, Any] | None) -> LinkerResource:
+def build_body(
+    eng: Engine, target: Target, opts: dict[str, Any], source: str, previous: dict[str, Any] | None
+) -> LinkerResource:
     """The PUT body az would send (reference §2.7); on update, unspecified parts come from the existing linker."""
     opt_out = tuple(opts.get("opt_out") or ())
     _check_opt_out(opt_out)
@@ -265,7 +254,7 @@ def build_body(target: Target, opts: dict[str, Any], source: str, previous: dict
         props["targetService"] = previous["targetService"]
     else:
         props["targetService"] = {"type": "AzureResource", "id": _target_id(target, opts, source)}
-    explicit = _auth_from_flags(target, opts)
+    explicit = _auth_from_flags(eng, target, opts)
     csi = bool(opts.get("enable_csi")) or (
         target.csi and explicit is None and not previous and not {"auth", "configinfo"} <= set(opt_out)
     )
@@ -291,7 +280,7 @@ def build_body(target: Target, opts: dict[str, Any], source: str, previous: dict
     if client is None:
         typer.echo("WARNING: Client type is not specified, use default one: --client-type none", err=True)
     props["clientType"] = client or "none"
-    props["scope"] = opts.get("kube_namespace") or (previous or {}).get("scope") or "default"
+    props["scope"] = opts.get("kube_namespace") or (previous or {}).get("scope") or naming.DEFAULT_NAMESPACE
     props["configurationInfo"] = _configuration_info(opts, previous)
     props["publicNetworkSolution"] = {"action": "optOut"} if "publicnetwork" in opt_out else {}
     return LinkerResource.model_validate({"properties": props})
@@ -299,11 +288,12 @@ def build_body(target: Target, opts: dict[str, Any], source: str, previous: dict
 
 def _run(target: Target, opts: dict[str, Any], update: bool) -> None:
     eng = common.engine()
-    source = common.source_id(opts.get("resource_group"), opts.get("name"), opts.get("source_id"))
     previous: dict[str, Any] | None = None
     if update:
-        lid = common.linker_id(opts.get("id"), opts.get("resource_group"), opts.get("name"), opts.get("connection"))
+        lid = common.linker_id(eng, opts.get("id"), opts.get("resource_group"), opts.get("name"),
+                               opts.get("connection"))  # fmt: skip
         stored = eng.get(lid)
+        source = stored.source_id
         previous = stored.body["properties"]
         changes = ("secret", "client_type", "kube_namespace", "workload_identity", "service_principal", "enable_csi")
         if not any(opts.get(k) for k in changes):
@@ -315,16 +305,16 @@ def _run(target: Target, opts: dict[str, Any], update: bool) -> None:
             )
         name = stored.name
     else:
+        source = common.source_id(eng, opts.get("resource_group"), opts.get("name"), opts.get("source_id"))
         name = opts.get("connection") or naming.generate_connection_name(target.name)
         if not opts.get("connection"):
             typer.echo(f"WARNING: Connection name is not specified, use generated one: --connection {name}", err=True)
         naming.validate_connection_name(name)
         lid = format_connection_id(source, name)
-    body = build_body(target, opts, source, previous)
+    body = build_body(eng, target, opts, source, previous)
     op = eng.begin_create_or_update(lid, body)
     if opts.get("no_wait"):
-        if not getattr(eng, "remote", False):  # a server runs its operations itself
-            _run_detached(op.id)
+        eng.hand_off(op.id)
         emit(views.linker_view(eng.get(lid)), OutputFormat(opts.get("output") or "json"))
         return
     done = common.run(eng, op.id)
@@ -334,7 +324,7 @@ def _run(target: Target, opts: dict[str, Any], update: bool) -> None:
     configurations = eng.list_configurations(lid)
     view = views.linker_view(stored, configurations=configurations)
     if LinkerProperties.model_validate(stored.body["properties"]).connects_as_csi_driver:
-        namespace = stored.body["properties"].get("scope", "default")
+        namespace = stored.properties.get("scope") or naming.DEFAULT_NAMESPACE
         view["secretProviderClass"] = views.secret_provider_class(stored.name, namespace, configurations)
         typer.echo(
             "Mount the vault with the SecretProviderClass in the output's 'secretProviderClass' "
@@ -342,18 +332,6 @@ def _run(target: Target, opts: dict[str, Any], update: bool) -> None:
             err=True,
         )
     emit(view, OutputFormat(opts.get("output") or "json"), table_rows=[views.linker_row(view)])
-
-
-def _run_detached(operation_id: str) -> None:
-    """--no-wait: the operation goes on in a detached process; `aks connection wait` or `show` follows it."""
-    subprocess.Popen(
-        [sys.executable, "-m", "servicelinker", "aks", "connection", "run-operation", operation_id],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env=dict(os.environ),
-    )
 
 
 def _option(name: str, *flags: str, help: str, multiple: bool = False, flag: bool = False) -> inspect.Parameter:

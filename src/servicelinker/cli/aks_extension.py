@@ -22,15 +22,11 @@ def show(
 ) -> None:
     """Helm release status, operator heartbeat and last sc-job sync, as a `statuses` list."""
     try:
-        from servicelinker.clouds.local.cloud import LocalCloud
-
-        cluster = LocalCloud().get_cluster(common.source_id(resource_group, name, source_id))
+        eng = common.engine()
+        report = eng.extension_status(common.source_id(eng, resource_group, name, source_id))
     except ArmError as error:
         common.fail(error)
-    from servicelinker.kube import extension
-
-    status = extension.status(cluster.kubeconfig, cluster.id, cluster.operator_mode)
-    data = status.to_output()
+    data = report.body
     emit(data, output, table_rows=data["statuses"], columns=["code", "displayStatus", "level", "message"])
-    if not status.healthy:
+    if not report.healthy:
         raise typer.Exit(1)

@@ -11,14 +11,13 @@ PostgreSQL for several replicas).
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.settings import Settings
 
 app = typer.Typer(help="Serve the Microsoft.ServiceLinker REST API.", invoke_without_command=True)
 
@@ -88,8 +87,9 @@ def serve(
         typer.echo(f"ERROR: {error}", err=True)
         raise typer.Exit(2) from None
 
+    base = Settings(store_url=store_url) if store_url else Settings()
     settings = ApiSettings(
-        store_url=store_url,
+        settings=base,
         issuer=issuer,
         audiences=tuple(audience) if audience else DEFAULT_AUDIENCES,
         issuer_ca=str(issuer_ca) if issuer_ca else None,
@@ -97,8 +97,6 @@ def serve(
         location=location,
         workers=workers,
         public_url=public_url,
-        ready_timeout=float(os.environ.get("SL_READY_TIMEOUT", "90")),
-        extension_values=json.loads(os.environ.get("SL_EXTENSION_VALUES", "{}")),
     )
     uvicorn.run(
         create_app(settings),

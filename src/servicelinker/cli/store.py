@@ -7,13 +7,12 @@ directory). See docs/store.md.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from servicelinker import paths
+from servicelinker.cli import common
 from servicelinker.cli.output import OutputFormat, emit
 
 app = typer.Typer(help="Maintain the store: schema migrations and encryption-key rotation.", no_args_is_help=True)
@@ -29,28 +28,6 @@ KeyFileOpt = Annotated[
 OutputOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")]
 
 
-def _url(url: str | None) -> str:
-    if url:
-        return url
-    if os.environ.get("SL_STORE_URL"):
-        return os.environ["SL_STORE_URL"]
-    state = paths.state_dir()
-    state.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{state / 'servicelinker.db'}"
-
-
-def _key_file(key_file: Path | None) -> Path:
-    return key_file or Path(os.environ.get("SL_STORE_KEY_FILE") or paths.state_dir() / "store.key")
-
-
-def _shown(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    from servicelinker.store.db import normalize_url
-
-    return make_url(normalize_url(url)).render_as_string(hide_password=True)
-
-
 @app.command()
 def migrate(
     url: UrlOpt = None,
@@ -60,15 +37,15 @@ def migrate(
     """Bring the store's schema to the newest revision (servers also do this when they start).
 
     A database made before migrations existed is adopted (stamped) with its data kept."""
-    from servicelinker.store import migrate as migrations
+    from servicelinker.engine import maintenance
 
-    target = _url(url)
+    target = maintenance.store_url(common.settings(), url)
     try:
-        before, after = migrations.upgrade(target, revision)
+        before, after = maintenance.migrate(target, revision)
     except Exception as exc:
-        typer.echo(f"ERROR: migrating {_shown(target)} failed: {type(exc).__name__}: {exc}", err=True)
+        typer.echo(f"ERROR: migrating {maintenance.shown(target)} failed: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(1) from None
-    emit({"store": _shown(target), "from": before, "to": after, "head": migrations.HEAD}, output)
+    emit({"store": maintenance.shown(target), "from": before, "to": after, "head": maintenance.HEAD}, output)
 
 
 @app.command("rotate-keys")
@@ -83,35 +60,29 @@ def rotate_keys(
 ) -> None:
     """Re-encrypt every stored credential with the newest key (the first one listed); afterwards older keys can be
     removed. Add the new key first: see docs/store.md."""
-    from servicelinker.store.crypto import add_key_to_file
-    from servicelinker.store.repository import Store
+    from servicelinker.engine import maintenance
 
-    target, kf = _url(url), _key_file(key_file)
-    if new_key:
-        if os.environ.get("SL_STORE_KEYS"):
-            typer.echo(
-                "ERROR: --new-key writes the key file, but SL_STORE_KEYS is set and wins over it. Put a key from "
-                "`servicelinker store generate-key` first in SL_STORE_KEYS instead.",
-                err=True,
-            )
-            raise typer.Exit(2)
-        add_key_to_file(kf)
+    settings = common.settings()
+    target, kf, keys = maintenance.store_url(settings, url), key_file or settings.key_file, settings.key_list()
+    if new_key and keys:
+        typer.echo(
+            "ERROR: --new-key writes the key file, but SL_STORE_KEYS is set and wins over it. Put a key from "
+            "`servicelinker store generate-key` first in SL_STORE_KEYS instead.",
+            err=True,
+        )
+        raise typer.Exit(2)
     try:
-        store = Store(target, kf)
-        try:
-            count = store.rotate_keys()
-        finally:
-            store.close()
+        count = maintenance.rotate_keys(target, kf, keys, new_key=new_key)
     except ValueError as exc:
         typer.echo(f"ERROR: {exc}", err=True)
         raise typer.Exit(1) from None
-    source = "SL_STORE_KEYS" if os.environ.get("SL_STORE_KEYS") else str(kf)
-    emit({"store": _shown(target), "keys": source, "newKey": new_key, "reencrypted": count}, output)
+    source = "SL_STORE_KEYS" if keys else str(kf)
+    emit({"store": maintenance.shown(target), "keys": source, "newKey": new_key, "reencrypted": count}, output)
 
 
 @app.command("generate-key")
 def generate_key() -> None:
     """Print a fresh encryption key (for SL_STORE_KEYS or a key file)."""
-    from servicelinker.store.crypto import generate_key as fresh
+    from servicelinker.engine import maintenance
 
-    typer.echo(fresh())
+    typer.echo(maintenance.generate_key())

@@ -6,15 +6,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from servicelinker.catalog import naming
-from servicelinker.catalog.configuration import Configuration
 from servicelinker.model.errors import ErrorDetail
 from servicelinker.model.linker import LinkerProperties
+from servicelinker.model.records import Configuration, LinkerRecord
 
 if TYPE_CHECKING:
-    from servicelinker.store.repository import Operation, StoredLinker
+    from servicelinker.model.records import Operation
 
 
-def linker_view(stored: StoredLinker, configurations: Sequence[Configuration] | None = None) -> dict[str, Any]:
+def linker_view(stored: LinkerRecord, configurations: Sequence[Configuration] | None = None) -> dict[str, Any]:
     """The linker as GET returns it, plus `kubernetesResourceName` (and `configurations` for show/create)."""
     view = dict(stored.body)
     props = LinkerProperties.model_validate(stored.body.get("properties", {}))

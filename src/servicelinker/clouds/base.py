@@ -10,8 +10,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from servicelinker.catalog.configuration import TargetFacts
 from servicelinker.catalog.targets import Target
+from servicelinker.model.records import TargetFacts
 
 OperatorMode = Literal["in-cluster", "external"]
 
@@ -58,6 +58,10 @@ class FirewallState(BaseModel):
 class Cloud(Protocol):
     name: str
     tenant_id: str
+    #: The principal (object id) the adapter acts as: its permission checks are this principal's.
+    principal: str
+    #: The subscription `-g/-n` ids are in when none is configured.
+    default_subscription: str
 
     def resource_exists(self, resource_id: str) -> bool: ...
 
@@ -69,8 +73,13 @@ class Cloud(Protocol):
 
     def get_cluster(self, cluster_id: str) -> ClusterInfo: ...
 
-    def target_facts(self, target: Target, target_id: str, identity_based: bool = False) -> TargetFacts:
-        """Endpoints, ports, keys of the target read from the service itself (a missing database is an error)."""
+    def describe_target(self, target: Target, target_id: str, identity_based: bool = False) -> TargetFacts:
+        """Endpoints, ports, names of the target read from the service itself, no secret (a missing database is
+        `ResourceNotFound`). What the synchronous checks read, and record with the operation."""
+        ...
+
+    def target_secrets(self, target: Target, target_id: str) -> TargetFacts:
+        """Only the target's credentials (keys, connection strings): read when the values are composed."""
         ...
 
     def ensure_firewall_rule(

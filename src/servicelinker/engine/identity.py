@@ -16,8 +16,9 @@ are assigned on the target's top-level resource (the storage account of a blob s
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from servicelinker.catalog import naming
 from servicelinker.catalog.roles import Role
@@ -40,8 +41,11 @@ IDENTITY_PERMISSIONS = "Managed Identity permissions validated."
 Kind = Literal["none", "workload", "servicePrincipal", "csi"]
 
 
-@dataclass
-class IdentityPlan:
+class IdentityPlan(BaseModel):
+    """Who gets what for one connection; plain data, recorded with the operation (no secret in it)."""
+
+    model_config = ConfigDict(frozen=True)
+
     kind: Kind
     principal: IdentityInfo | None = None
     roles: tuple[Role, ...] = ()
@@ -50,7 +54,6 @@ class IdentityPlan:
     subject: str | None = None
     service_account: contract.ServiceAccountSpec | None = None
     opted_out: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 def kind_of(props: LinkerProperties) -> Kind:
@@ -90,7 +93,14 @@ def identity_not_found(client_id: str, what: str) -> ArmError:
 
 
 def resolve(
-    cloud: Cloud, cluster: ClusterInfo, props: LinkerProperties, *, name: str, linker_id: str, roles: tuple[Role, ...]
+    cloud: Cloud,
+    cluster: ClusterInfo,
+    props: LinkerProperties,
+    *,
+    name: str,
+    linker_id: str,
+    namespace: str,
+    roles: tuple[Role, ...],
 ) -> IdentityPlan:
     """Work out (without changing anything) who gets what; raises when the identity does not exist."""
     kind = kind_of(props)
@@ -104,27 +114,26 @@ def resolve(
         if principal is None:
             raise identity_not_found(info.client_id or "", "user-assigned identity")
         sa_name = naming.service_account_name(principal.client_id)
-        namespace = props.scope or "default"
         annotations = {
             contract.WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION: principal.client_id,
             contract.WORKLOAD_IDENTITY_TENANT_ID_ANNOTATION: principal.tenant_id,
         }
         return IdentityPlan(
-            kind,
-            principal,
-            roles,
-            scope,
-            fic_name(name, linker_id),
-            f"system:serviceaccount:{namespace}:{sa_name}",
-            contract.ServiceAccountSpec(name=sa_name, annotations=annotations),
-            opted_out,
+            kind=kind,
+            principal=principal,
+            roles=roles,
+            role_scope=scope,
+            fic_name=fic_name(name, linker_id),
+            subject=f"system:serviceaccount:{namespace}:{sa_name}",
+            service_account=contract.ServiceAccountSpec(name=sa_name, annotations=annotations),
+            opted_out=opted_out,
         )
     if kind == "servicePrincipal":
         assert isinstance(info, ServicePrincipalSecretAuthInfo)
         principal = cloud.find_service_principal(info.client_id or "")
         if principal is None:
             raise identity_not_found(info.client_id or "", "service principal")
-        return IdentityPlan(kind, principal, roles, scope, opted_out=opted_out)
+        return IdentityPlan(kind=kind, principal=principal, roles=roles, role_scope=scope, opted_out=opted_out)
     if kind == "csi":
         addon = cluster.addons.get(CSI_ADDON)
         principal = None
@@ -135,8 +144,8 @@ def resolve(
                 principal_id=addon.identity_object_id,
                 tenant_id=cloud.tenant_id,
             )
-        return IdentityPlan(kind, principal, roles, scope, opted_out=opted_out)
-    return IdentityPlan("none")
+        return IdentityPlan(kind=kind, principal=principal, roles=roles, role_scope=scope, opted_out=opted_out)
+    return IdentityPlan(kind="none")
 
 
 def apply(cloud: Cloud, plan: IdentityPlan, cluster: ClusterInfo) -> str:

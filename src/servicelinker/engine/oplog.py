@@ -8,13 +8,13 @@ Progress listeners (the CLI's stderr lines) see each transition as it happens.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
+from servicelinker.engine.interface import ProgressListener
 from servicelinker.model.errors import ArmError, ErrorCode
-from servicelinker.store.repository import Step, Store
-
-ProgressListener = Callable[[Step], None]
+from servicelinker.model.records import Step
+from servicelinker.store.repository import Store
 
 
 def _now() -> str:

@@ -3,7 +3,7 @@
 Entry points for the REST server (stable):
 
 - ``Runner(engine_factory, store, workers=N, lease_seconds=30).start()`` in the application's start-up
-  (`engine_factory()` builds one Engine per worker thread; they may share the Store, which is thread-safe), and
+  (`engine_factory()` builds one ConnectionEngine per worker thread; they share the thread-safe Store), and
   ``runner.stop(timeout)`` in its shutdown: stops claiming and waits for the operations in progress to finish. Both
   block; from an async lifespan call them in a thread (``await anyio.to_thread.run_sync(runner.stop)``);
 - ``runner.submit(op_id)`` after ``engine.begin_create_or_update`` / ``begin_delete`` / ``begin_validate``: wakes a
@@ -14,14 +14,14 @@ Entry points for the REST server (stable):
 
 How it stays durable: a worker claims an operation with a lease (`Store.claim_next`, one row per claimer even with
 several processes on one PostgreSQL), a heartbeat thread renews the leases of the operations this process holds
-every `lease_seconds / 3`, and the worker releases the claim when `Engine.run` returns. If the process dies, its
-leases run out and any runner claims those operations again and re-runs them from the first step: every step is
-idempotent, so a re-run converges (Engine.run starts a fresh step log; the steps done before are redone or found
-done). At start-up, operations owned by a process of this host that no longer exists are taken over at once, without
-waiting for their lease. An operation whose attempts keep ending without a result (the server killed each time,
-or an unexpected exception outside the steps) is given up after `max_attempts` resumptions: it ends Failed with
-"The server stopped while running step '<step>'; resumed N times without success: <last error>", the step that was
-running marked Failed, and a create/update's linker `Failed` - never left Running.
+every `lease_seconds / 3`, and the worker releases the claim when `ConnectionEngine.execute` returns. If the process
+dies, its leases run out and any runner claims those operations again and re-runs them from the first step: every
+step is idempotent, so a re-run converges (execute starts a fresh step log; the steps done before are redone or
+found done). At start-up, operations owned by a process of this host that no longer exists are taken over at once,
+without waiting for their lease. An operation whose attempts keep ending without a result (the server killed each
+time, or an unexpected exception outside the steps) is given up after `max_attempts` resumptions: it ends Failed
+with "The server stopped while running step '<step>'; resumed N times without success: <last error>", the step that
+was running marked Failed, and a create/update's linker `Failed` - never left Running.
 
 If a lease is lost while the work goes on (the database unreachable for longer than the lease, a paused process),
 another process may run the operation at the same time; the idempotent steps make that converge, and the loss is
@@ -38,25 +38,20 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-from servicelinker.engine.oplog import ProgressListener
+from servicelinker.engine.interface import ProgressListener
 from servicelinker.model.errors import ArmError, ErrorCode
 from servicelinker.model.linker import ProvisioningState
-from servicelinker.store.repository import Operation, Step, Store
+from servicelinker.model.records import Operation, Step
+from servicelinker.store.repository import Store
+
+if TYPE_CHECKING:
+    from servicelinker.engine.service import ConnectionEngine
 
 log = logging.getLogger(__name__)
 
-
-class Engine(Protocol):
-    """What a Runner needs of an engine: `servicelinker.engine.connections.Engine` is one."""
-
-    store: Store
-
-    def run(self, operation_id: str, listener: ProgressListener | None = None) -> Operation: ...
-
-
-EngineFactory = Callable[[], Engine]
+EngineFactory = Callable[[], "ConnectionEngine"]
 
 
 def make_owner(host: str | None = None) -> str:
@@ -293,7 +288,7 @@ class Runner:
     # ------------------------------------------------------------------------------------------- internals
 
     def _work(self) -> None:
-        engine: Engine | None = None
+        engine: ConnectionEngine | None = None
         while not self._stopping.is_set():
             try:
                 op = self.store.claim_next(self.owner, self.lease_seconds)
@@ -320,14 +315,14 @@ class Runner:
                 self._wake.wait(self.poll_interval)
             self._pending = max(0, self._pending - 1)
 
-    def _execute(self, engine: Engine, op: Operation) -> None:
+    def _execute(self, engine: ConnectionEngine, op: Operation) -> None:
         resumes = op.attempts - 2  # resumptions that already ended without a result
         if op.attempts > 1 and resumes >= self.max_attempts:
             self._give_up(op, resumes)
             return
         if op.attempts > 1:
             log.info("operation %s: resuming (attempt %d; %s)", op.id, op.attempts, op.last_error or "")
-        engine.run(op.id, _step_logger(op.id))
+        engine.execute(op.id, _step_logger(op.id))
         self._release(op, None, retry=False)
 
     def _release(self, op: Operation, error: str | None, retry: bool) -> None:
@@ -347,7 +342,7 @@ class Runner:
 
 
 def run_here(
-    engine: Engine,
+    engine: ConnectionEngine,
     op_id: str,
     listener: ProgressListener | None = None,
     *,
@@ -376,7 +371,7 @@ def run_here(
     beat.hold(op_id)
     beat.start()
     try:
-        return engine.run(op_id, listener)
+        return engine.execute(op_id, listener)
     finally:
         beat.stop()
         store.release(op_id, owner)

@@ -8,20 +8,16 @@ target with the values the workload reads. A check that cannot be made here says
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
-
-from lightkube import ApiError, Client
-from lightkube.resources.core_v1 import Secret
 
 from servicelinker.catalog import naming
 from servicelinker.catalog.targets import Target, check_supported
-from servicelinker.clouds.base import Cloud, ClusterInfo
-from servicelinker.engine import identity
+from servicelinker.clouds.base import ClusterInfo
+from servicelinker.engine import identity, planning
+from servicelinker.engine.context import EngineContext
+from servicelinker.engine.ports import ClusterPort
 from servicelinker.kube import connections as kconn
-from servicelinker.kube import contract, extension
 from servicelinker.model.errors import ArmError
 from servicelinker.model.linker import LinkerResource, ValidateOperationResult, ValidateResult, ValidationResultItem
 
@@ -46,48 +42,24 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def expected_secret_data(kc: Client, resource_name: str) -> dict[str, str] | None:
-    """What the workload's Secret must hold: the ServiceConnection's inline values plus its companion's."""
-    cr = kconn.get(kc, resource_name)
-    if cr is None:
-        return None
-    spec = contract.ServiceConnectionSpec.model_validate(cr["spec"])
-    credentials: dict[str, str] = {}
-    if spec.credentials_secret_name:
-        try:
-            companion = kc.get(Secret, spec.credentials_secret_name, namespace=contract.SYSTEM_NAMESPACE)
-            credentials = {k: base64.b64decode(v).decode() for k, v in (companion.data or {}).items()}
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise
-    return {
-        e.name: e.value if e.value is not None else credentials.get(e.secret_key or "", "") for e in spec.configurations
-    }
-
-
 class Validator:
-    def __init__(self, cloud: Cloud, kube: Callable[[ClusterInfo], Client]) -> None:
-        self.cloud = cloud
-        self.kube = kube
+    def __init__(self, ctx: EngineContext) -> None:
+        self.ctx = ctx
+        self.cloud = ctx.cloud
 
-    def run(
-        self,
-        linker_id: str,
-        name: str,
-        source_id: str,
-        resource: LinkerResource,
-        identity_plan: Callable[[ClusterInfo], identity.IdentityPlan],
-    ) -> dict[str, Any]:
+    def run(self, linker_id: str, name: str, source_id: str, resource: LinkerResource) -> dict[str, Any]:
         start = _now()
         props = resource.properties
         target = check_supported(props)
+        namespace = props.scope or naming.DEFAULT_NAMESPACE
         items: list[ValidationResultItem] = []
         cluster = self.cloud.get_cluster(source_id)
         items.append(self._existence(target, props.target_id))
         items.append(self._firewall(target, props.target_id, cluster))
-        items.append(self._extension(cluster))
-        items += self._identity(cluster, identity_plan)
-        delivered, configured = self._configured(cluster, linker_id, name, props.scope or "default")
+        with self.ctx.cluster(cluster) as kc:
+            items.append(self._extension(kc))
+            items += self._identity(cluster, target, resource, name, linker_id, namespace)
+            delivered, configured = self._configured(kc, linker_id, name, namespace)
         items.append(configured)
         items.append(self._live(target, delivered))
         available = all(i.result != "failure" for i in items)
@@ -111,7 +83,7 @@ class Validator:
         if not target_id:
             return _item(TARGET_EXISTENCE, "warning", "The target has no Azure resource id to check.")
         try:
-            self.cloud.target_facts(target, target_id)
+            self.cloud.describe_target(target, target_id)
         except ArmError as exc:
             return _item(TARGET_EXISTENCE, "failure", str(exc), exc.code)
         return _item(TARGET_EXISTENCE, "success", f"{target_id} exists.")
@@ -134,29 +106,31 @@ class Validator:
             return _item(TARGET_FIREWALL, "warning", state.detail, "FirewallNotEnforceable")
         return _item(TARGET_FIREWALL, "success", state.detail)
 
-    def _identity(
-        self, cluster: ClusterInfo, identity_plan: Callable[[ClusterInfo], identity.IdentityPlan]
-    ) -> list[ValidationResultItem]:
+    def _identity(self, cluster: ClusterInfo, target: Target, resource: LinkerResource, name: str, linker_id: str,
+                  namespace: str) -> list[ValidationResultItem]:  # fmt: skip
+        if identity.kind_of(resource.properties) == "none":
+            return []
         try:
-            plan = identity_plan(cluster)
+            facts = planning.describe(self.ctx, target, resource)
+            plan = planning.identity_plan(self.ctx, cluster, resource, target, facts, name=name, linker_id=linker_id,
+                                          namespace=namespace)  # fmt: skip
         except ArmError as exc:
             return [_item(identity.IDENTITY_EXISTENCE, "failure", str(exc), exc.code)]
         return [_item(n, r, m, c) for n, r, m, c in identity.check(self.cloud, plan, cluster)]
 
-    def _extension(self, cluster: ClusterInfo) -> ValidationResultItem:
-        status = extension.status(cluster.kubeconfig, cluster.id, cluster.operator_mode)
+    def _extension(self, kc: ClusterPort) -> ValidationResultItem:
+        status = kc.extension_status()
         if status.healthy:
             return _item(EXTENSION_HEALTH, "success", "; ".join(s.message for s in status.statuses))
         bad = "; ".join(s.message for s in status.statuses if s.level == "Error") or status.provisioning_state
         return _item(EXTENSION_HEALTH, "failure", bad, "ExtensionUnhealthy")
 
     def _configured(
-        self, cluster: ClusterInfo, linker_id: str, name: str, namespace: str
+        self, kc: ClusterPort, linker_id: str, name: str, namespace: str
     ) -> tuple[dict[str, str] | None, ValidationResultItem]:
         secret = naming.secret_name(name)
-        with self.kube(cluster) as kc:
-            expected = expected_secret_data(kc, kconn.resource_name_for(linker_id, name))
-            delivered = kconn.read_secret(kc, namespace, secret)
+        expected = kc.expected_secret_data(kconn.resource_name_for(linker_id, name))
+        delivered = kc.read_secret(namespace, secret)
         if expected is None:
             return delivered, _item(
                 CONFIGURED_INFO,

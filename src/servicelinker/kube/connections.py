@@ -17,9 +17,9 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Secret
 from lightkube.types import PatchType
 
-from servicelinker.catalog.configuration import Configuration
 from servicelinker.kube import contract
 from servicelinker.kube.client import ServiceConnection
+from servicelinker.model.records import Configuration
 
 FIELD_MANAGER = "servicelinker-engine"
 
@@ -165,3 +165,17 @@ def read_secret(client: Client, namespace: str, name: str) -> dict[str, str] | N
             return None
         raise
     return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+
+
+def expected_secret_data(client: Client, resource: str) -> dict[str, str] | None:
+    """What the workload's Secret must hold: the ServiceConnection's inline values plus its companion's."""
+    cr = get(client, resource)
+    if cr is None:
+        return None
+    spec = contract.ServiceConnectionSpec.model_validate(cr["spec"])
+    credentials: dict[str, str] = {}
+    if spec.credentials_secret_name:
+        credentials = read_secret(client, contract.SYSTEM_NAMESPACE, spec.credentials_secret_name) or {}
+    return {
+        e.name: e.value if e.value is not None else credentials.get(e.secret_key or "", "") for e in spec.configurations
+    }

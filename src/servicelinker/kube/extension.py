@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from lightkube import Client, KubeConfig
+from lightkube import Client
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import ConfigMap, Secret
@@ -110,14 +110,17 @@ def deployed_release(client: Client, release: str = contract.EXTENSION_NAME) -> 
 
 
 def install_or_upgrade(
-    kubeconfig: str, mode: OperatorMode, overrides: dict[str, Any] | None = None, timeout_seconds: int = 300
+    client: Client,
+    helm: Helm,
+    mode: OperatorMode,
+    overrides: dict[str, Any] | None = None,
+    timeout_seconds: int = 300,
 ) -> tuple[ReleaseStatus, bool]:
     """Install the extension if absent or older than ours; returns the release and whether Helm ran."""
     wanted = chart_version()
-    current = deployed_release(Client(KubeConfig.from_file(kubeconfig)))
+    current = deployed_release(client)
     if current is not None and current.status == "deployed" and current.chart_version == wanted and not overrides:
         return current, False
-    helm = Helm(kubeconfig)
     current = helm.status(contract.EXTENSION_NAME, contract.SYSTEM_NAMESPACE)
     if current is not None and current.status == "deployed" and current.chart_version == wanted and not overrides:
         return current, False
@@ -136,14 +139,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def heartbeat(
-    kubeconfig: str, mode: OperatorMode, heartbeat_seconds: int = contract.HEARTBEAT_SECONDS
-) -> ExtensionStatusItem:
-    """Only the operator's heartbeat (one API call): what a create checks before handing over to the operator."""
-    return _heartbeat_item(Client(KubeConfig.from_file(kubeconfig)), heartbeat_seconds, mode)
-
-
-def _heartbeat_item(client: Client, heartbeat_seconds: int, mode: OperatorMode) -> ExtensionStatusItem:
+def heartbeat_item(client: Client, heartbeat_seconds: int, mode: OperatorMode) -> ExtensionStatusItem:
     remedy = (
         "Run `servicelinker devstack up` (it runs the operator out of cluster) or `servicelinker operator run "
         "--kubeconfig <file>`."
@@ -217,10 +213,14 @@ def _sync_item(client: Client) -> ExtensionStatusItem:
 
 
 def status(
-    kubeconfig: str, cluster_id: str, mode: OperatorMode, heartbeat_seconds: int = contract.HEARTBEAT_SECONDS
+    client: Client,
+    helm: Helm,
+    cluster_id: str,
+    mode: OperatorMode,
+    heartbeat_seconds: int = contract.HEARTBEAT_SECONDS,
 ) -> ExtensionStatus:
     ext_id = f"{cluster_id}/providers/Microsoft.KubernetesConfiguration/extensions/{contract.EXTENSION_NAME}"
-    release = Helm(kubeconfig).status(contract.EXTENSION_NAME, contract.SYSTEM_NAMESPACE)
+    release = helm.status(contract.EXTENSION_NAME, contract.SYSTEM_NAMESPACE)
     if release is None:
         return ExtensionStatus(
             id=ext_id,
@@ -247,8 +247,7 @@ def status(
             time=release.last_deployed or None,
         )
     ]
-    client = Client(KubeConfig.from_file(kubeconfig))
-    items.append(_heartbeat_item(client, heartbeat_seconds, mode))
+    items.append(heartbeat_item(client, heartbeat_seconds, mode))
     items.append(_sync_item(client))
     healthy = all(i.level != "Error" for i in items)
     return ExtensionStatus(

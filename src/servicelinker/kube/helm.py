@@ -37,14 +37,13 @@ class ReleaseStatus(BaseModel):
     last_deployed: str = ""
 
 
-def helm_binary() -> str:
-    """SL_HELM, else the dev-stack cache, else helm on PATH."""
-    explicit = os.environ.get("SL_HELM")
+def helm_binary(explicit: Path | None = None, bin_dir: Path | None = None) -> str:
+    """`explicit` (SL_HELM), else the binaries cache (`bin_dir`, where scripts/setup builds one), else helm on
+    PATH."""
     if explicit:
-        return explicit
-    cache = Path(os.environ.get("SL_CACHE_DIR", Path.home() / ".cache" / "servicelinker"))
-    cached = Path(os.environ.get("SL_BIN_DIR", cache / "bin")) / "helm"
-    if cached.exists():
+        return str(explicit)
+    cached = bin_dir / "helm" if bin_dir else None
+    if cached is not None and cached.exists():
         return str(cached)
     found = shutil.which("helm")
     if not found:
@@ -53,9 +52,9 @@ def helm_binary() -> str:
 
 
 class Helm:
-    def __init__(self, kubeconfig: str, binary: str | None = None) -> None:
+    def __init__(self, kubeconfig: str, binary: str) -> None:
         self.kubeconfig = kubeconfig
-        self.binary = binary or helm_binary()
+        self.binary = binary
 
     def _run(self, action: str, *args: str, timeout: float = 600) -> str:
         with tempfile.TemporaryDirectory(prefix="sl-helm-") as home:

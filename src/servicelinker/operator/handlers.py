@@ -63,6 +63,7 @@ from servicelinker.operator.reconcile import (
     to_dict,
     write_status,
 )
+from servicelinker.settings import Settings
 
 log = logging.getLogger("servicelinker.operator")
 
@@ -73,12 +74,8 @@ CLEANUP_RETRIES = 5
 _MAX_BACKOFF = 300.0
 
 
-def _env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        return default
+def _settings() -> Settings:
+    return Settings()
 
 
 def default_identity() -> str:
@@ -91,8 +88,8 @@ class OperatorConfig:
 
     namespace: str = SYSTEM_NAMESPACE
     kubeconfig: str | None = None
-    heartbeat_seconds: float = field(default_factory=lambda: _env_seconds("SL_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
-    resync_seconds: float = field(default_factory=lambda: _env_seconds("SL_RESYNC_SECONDS", DEFAULT_RESYNC_SECONDS))
+    heartbeat_seconds: float = field(default_factory=lambda: _settings().heartbeat_seconds or HEARTBEAT_SECONDS)
+    resync_seconds: float = field(default_factory=lambda: _settings().resync_seconds or DEFAULT_RESYNC_SECONDS)
     identity: str = field(default_factory=default_identity)
 
 

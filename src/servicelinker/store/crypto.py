@@ -6,10 +6,10 @@ database without the keys reveals no credential.
 
 Where the keys come from, first match wins:
 
-1. keys passed to `Store(..., keys=[...])` / `SecretBox(keys=...)` (configuration);
-2. `SL_STORE_KEYS`: comma-separated Fernet keys, newest first (what several replicas on one PostgreSQL store use:
+1. keys passed to `Store(..., keys=[...])` / `SecretBox(keys=...)`, which the settings fill from
+   `SL_STORE_KEYS`: comma-separated Fernet keys, newest first (what several replicas on one PostgreSQL store use:
    every replica must have the same list, e.g. from one Kubernetes Secret);
-3. the key file (`SL_STORE_KEY_FILE`, default `store.key` next to the SQLite database): one key per line, newest
+2. the key file (`SL_STORE_KEY_FILE`, default `store.key` next to the SQLite database): one key per line, newest
    first, created with mode 0600 holding one fresh key the first time a store opens.
 
 The newest key encrypts; every listed key decrypts. `servicelinker store generate-key` prints a fresh key.
@@ -38,17 +38,11 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-__all__ = ["InvalidToken", "SecretBox", "add_key_to_file", "generate_key", "keys_from_env"]
+__all__ = ["InvalidToken", "SecretBox", "add_key_to_file", "generate_key"]
 
 
 def generate_key() -> str:
     return Fernet.generate_key().decode()
-
-
-def keys_from_env() -> list[str] | None:
-    env = os.environ.get("SL_STORE_KEYS")
-    keys = [k.strip() for k in env.split(",") if k.strip()] if env else []
-    return keys or None
 
 
 def _write_new(path: Path, text: str) -> None:
@@ -84,7 +78,7 @@ def add_key_to_file(path: Path, key: str | None = None) -> str:
 
 class SecretBox:
     def __init__(self, key_file: Path | None = None, keys: Sequence[str] | None = None) -> None:
-        chosen = list(keys) if keys else keys_from_env()
+        chosen = list(keys) if keys else None
         if chosen is None:
             if key_file is None:
                 raise ValueError("SecretBox needs keys: set SL_STORE_KEYS, pass keys, or give a key file.")

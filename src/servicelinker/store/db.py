@@ -19,6 +19,10 @@ from sqlalchemy import JSON, DateTime, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from servicelinker.model.records import ACTIVE_STATUSES
+
+__all__ = ["ACTIVE_STATUSES", "Base", "LinkerRow", "OperationRow", "is_sqlite", "make_engine", "utcnow"]
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -70,9 +74,6 @@ class OperationRow(Base):
         Index("ix_operations_claim", "status", "claimed_until"),
     )
 
-
-#: Statuses of an operation that still has work to do (what a runner claims).
-ACTIVE_STATUSES = ("Accepted", "Running")
 
 
 def normalize_url(url: str) -> str:

@@ -19,25 +19,27 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import ColumnElement, Table, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
+from servicelinker.model.records import LinkerRecord, Operation, Step
 from servicelinker.store import migrate
 from servicelinker.store.crypto import InvalidToken, SecretBox
 from servicelinker.store.db import ACTIVE_STATUSES, LinkerRow, OperationRow, is_sqlite, make_engine, utcnow
 
 _LINKERS: Table = LinkerRow.__table__  # type: ignore[assignment]
 _OPERATIONS: Table = OperationRow.__table__  # type: ignore[assignment]
+DRYRUN_KIND = "dryrun"
+_DRYRUN_NAMESPACE = uuid.UUID("5e2c4b7a-3f7d-4d89-9a43-5d0f3f1a6c11")
 
 
 class StoreKeyError(RuntimeError):
@@ -48,48 +50,13 @@ def _key(resource_id: str) -> str:
     return resource_id.rstrip("/").lower()
 
 
-class StoredLinker(BaseModel):
-    id: str
-    source_id: str
-    name: str
-    body: dict[str, Any]
+class StoredLinker(LinkerRecord):
+    """A linker with its write-only secrets opened (store and engine internal; never returned by the engine)."""
+
     secrets: dict[str, str] = Field(default_factory=dict, repr=False)
-    provisioning_state: str
-    configurations: list[dict[str, Any]] = Field(default_factory=list)
 
-
-class Step(BaseModel):
-    name: str
-    status: str  # Running, Succeeded, Failed, Skipped
-    message: str = ""
-    start_time: str
-    end_time: str | None = None
-    error: dict[str, Any] | None = None
-
-
-class Operation(BaseModel):
-    id: str
-    resource_id: str
-    kind: str
-    status: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    start_time: dt.datetime
-    end_time: dt.datetime | None = None
-    steps: list[Step] = Field(default_factory=list)
-    error: dict[str, Any] | None = None
-    result: dict[str, Any] | None = None
-    #: The process that holds the operation (`host:pid:uuid`), None when nobody does.
-    owner: str | None = None
-    #: Until when the owner's claim holds (it renews it while it works).
-    claimed_until: dt.datetime | None = None
-    #: Claims so far: 1 = first run, more = resumed.
-    attempts: int = 0
-    #: Why the previous attempt ended without finishing the operation.
-    last_error: str | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.status not in ACTIVE_STATUSES
+    def public(self) -> LinkerRecord:
+        return LinkerRecord.model_validate(self.model_dump(exclude={"secrets"}))
 
 
 class Store:
@@ -118,17 +85,6 @@ class Store:
     def in_directory(cls, state_dir: Path) -> Store:
         state_dir.mkdir(parents=True, exist_ok=True)
         return cls(f"sqlite:///{state_dir / 'servicelinker.db'}", state_dir / "store.key")
-
-    @classmethod
-    def from_env(cls, state_dir: Path) -> Store:
-        """`SL_STORE_URL` (e.g. postgresql://user:pw@host/db) or SQLite in `state_dir`; keys from `SL_STORE_KEYS`
-        or the key file `SL_STORE_KEY_FILE` (default `state_dir/store.key`)."""
-        url = os.environ.get("SL_STORE_URL")
-        key_file = Path(os.environ.get("SL_STORE_KEY_FILE") or state_dir / "store.key")
-        if not url:
-            state_dir.mkdir(parents=True, exist_ok=True)
-            url = f"sqlite:///{state_dir / 'servicelinker.db'}"
-        return cls(url, key_file)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -457,4 +413,51 @@ class Store:
             row.error = error
             row.owner = None
             row.claimed_until = None
+            return True
+
+    # dryruns -----------------------------------------------------------------------------------------------
+    # Dryrun bodies are final rows of the operations table (kind `dryrun`): durable and shared by replicas.
+
+    @staticmethod
+    def _dryrun_row_id(dryrun_id: str) -> str:
+        return str(uuid.uuid5(_DRYRUN_NAMESPACE, _key(dryrun_id)))
+
+    def get_dryrun(self, dryrun_id: str) -> dict[str, Any] | None:
+        with self.session() as s:
+            row = s.get(OperationRow, self._dryrun_row_id(dryrun_id))
+            return dict(row.result or {}) if row is not None and row.kind == DRYRUN_KIND else None
+
+    def put_dryrun(self, dryrun_id: str, body: dict[str, Any]) -> bool:
+        """Store a dryrun's body; True when the dryrun is new."""
+        now = utcnow()
+        with self._writing() as s:
+            row = s.get(OperationRow, self._dryrun_row_id(dryrun_id), with_for_update=True)
+            created = row is None
+            if row is None:
+                row = OperationRow(id=self._dryrun_row_id(dryrun_id), resource_key=_key(dryrun_id),
+                                   resource_id=dryrun_id, kind=DRYRUN_KIND, params={}, steps=[], start_time=now,
+                                   attempts=0)  # fmt: skip
+                s.add(row)
+            row.status = "Succeeded"
+            row.end_time = now
+            row.result = body
+        return created
+
+    def list_dryruns(self, scope_id: str) -> list[dict[str, Any]]:
+        """The dryruns directly under `scope_id` (`<scope>/providers/Microsoft.ServiceLinker/dryruns/<name>`)."""
+        prefix = f"{_key(scope_id)}/providers/microsoft.servicelinker/dryruns/"
+        with self.session() as s:
+            rows = s.scalars(
+                select(OperationRow)
+                .where(OperationRow.kind == DRYRUN_KIND, OperationRow.resource_key.startswith(prefix, autoescape=True))
+                .order_by(OperationRow.resource_key)
+            )
+            return [dict(r.result or {}) for r in rows if "/" not in r.resource_key[len(prefix) :]]
+
+    def delete_dryrun(self, dryrun_id: str) -> bool:
+        with self._writing() as s:
+            row = s.get(OperationRow, self._dryrun_row_id(dryrun_id), with_for_update=True)
+            if row is None or row.kind != DRYRUN_KIND:
+                return False
+            s.delete(row)
             return True
