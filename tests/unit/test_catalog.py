@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 
 from servicelinker.catalog import auth
-from servicelinker.catalog.configuration import family_of
-from servicelinker.catalog.roles import REDIS_ACCESS_POLICY, Role, default_roles, resolve_role, roles_for
+from servicelinker.catalog.configuration import service_of
+from servicelinker.catalog import services as s
+from servicelinker.catalog.auth import AUTH_OPTIONS, SERVICE_PRINCIPAL, WORKLOAD_IDENTITY
+from servicelinker.catalog.roles import REDIS_ACCESS_POLICY, Role, resolve_role, roles_for
 from servicelinker.catalog.targets import (
     NEON_CLI_PLACEHOLDER_ID,
     TARGET_NAMES,
@@ -402,16 +404,16 @@ def wi_linker(target: str, **auth_extra: Any) -> LinkerProperties:
 @pytest.mark.parametrize(("name", "ids"), list(ROLE_IDS.items()))
 def test_default_roles(name: str, ids: list[str]) -> None:
     linker = wi_linker(name)
-    family = family_of(TARGETS_BY_NAME[name], linker, TargetFacts())
-    assert [r.id for r in roles_for(family, linker)] == ids
-    assert [r.id for r in default_roles(family)] == ids
+    service = service_of(TARGETS_BY_NAME[name], linker, TargetFacts())
+    assert [r.id for r in roles_for(service.roles, linker)] == ids
+    assert [r.id for r in service.roles] == ids
 
 
 @pytest.mark.parametrize(("kind", "ids"), list(COGNITIVE_ROLES.items()))
 def test_cognitive_roles_by_kind(kind: str, ids: list[str]) -> None:
     linker = wi_linker("cognitiveservices")
-    family = family_of(TARGETS_BY_NAME["cognitiveservices"], linker, TargetFacts(account_kind=kind))
-    assert [r.id for r in roles_for(family, linker)] == ids
+    service = service_of(TARGETS_BY_NAME["cognitiveservices"], linker, TargetFacts(account_kind=kind))
+    assert [r.id for r in roles_for(service.roles, linker)] == ids
 
 
 def test_role_override_from_auth_info() -> None:
@@ -423,7 +425,7 @@ def test_role_override_from_auth_info() -> None:
             f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/BA92F5B4-2D11-453D-A403-E96B0029C9FE",
         ],
     )
-    roles = roles_for("storage-blob", linker)
+    roles = roles_for(s.STORAGE_BLOB.roles, linker)
     assert roles == (
         Role("Storage Queue Data Contributor", "974c5e8b-45b9-4653-ba55-5f855dd0fb88"),
         Role(None, "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"),
@@ -449,9 +451,9 @@ def test_no_roles_for_secret_or_opt_out() -> None:
             "authInfo": {"authType": "secret"},
         }
     )
-    assert roles_for("storage-blob", secret) == ()
-    assert roles_for("storage-blob", wi_linker("storage-blob", authMode="optOutAllAuth")) == ()
-    assert roles_for("storage-blob", props({})) == ()
+    assert roles_for(s.STORAGE_BLOB.roles, secret) == ()
+    assert roles_for(s.STORAGE_BLOB.roles, wi_linker("storage-blob", authMode="optOutAllAuth")) == ()
+    assert roles_for(s.STORAGE_BLOB.roles, props({})) == ()
 
 
 def test_csi_and_service_principal_get_roles() -> None:
@@ -465,14 +467,14 @@ def test_csi_and_service_principal_get_roles() -> None:
             "authInfo": {"authType": "userAssignedIdentity"},
         }
     )
-    assert [r.name for r in roles_for("keyvault", csi)] == ["Key Vault Secrets User", "Key Vault Certificate User"]
+    assert [r.name for r in roles_for(s.KEYVAULT.roles, csi)] == ["Key Vault Secrets User", "Key Vault Certificate User"]
     sp = props(
         {
             "targetService": {"type": "AzureResource", "id": sample_id("eventhub")},
             "authInfo": {"authType": "servicePrincipalSecret", "clientId": "c", "principalId": "p", "secret": "s"},
         }
     )
-    assert [r.name for r in roles_for("eventhub", sp)] == [
+    assert [r.name for r in roles_for(s.EVENTHUB.roles, sp)] == [
         "Azure Event Hubs Data Receiver",
         "Azure Event Hubs Data Sender",
     ]
@@ -480,3 +482,30 @@ def test_csi_and_service_principal_get_roles() -> None:
 
 def test_redis_uses_an_access_policy() -> None:
     assert REDIS_ACCESS_POLICY == "Data Owner"
+
+
+# ------------------------------------------------------------------------------------------- records complete
+
+
+#: Identity-capable services that grant no RBAC role, and why (reference §5.1).
+NO_ROLE_ON_PURPOSE = {"redis": "Azure Cache for Redis authorizes Entra callers with data-access policies"}
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.name)
+def test_every_target_record_is_complete_and_consistent(target: Target) -> None:
+    """A target is one record: its id, options, auth and client types, and services must agree with each other."""
+    assert target.display and target.client_types and target.auth_types and target.services
+    assert set(target.auth_types) <= set(AUTH_OPTIONS), target.auth_types
+    assert "none" in target.client_types or target.name == "appconfig"
+    if target.pattern is not None:
+        placeholders = set(target.pattern.placeholders) - {"subscription"}
+        option_keys = {p.key for p in target.name_params}
+        if target.accepts_target_id:  # the CLI's name options fill every placeholder, and nothing else
+            assert placeholders == option_keys, (placeholders, option_keys)
+    else:
+        assert not target.accepts_target_id
+    if WORKLOAD_IDENTITY in target.auth_types or SERVICE_PRINCIPAL in target.auth_types:
+        for service in target.services:
+            assert service.roles or service.key in NO_ROLE_ON_PURPOSE, service.key
+    if target.csi:
+        assert any(service.names.get("csi", c) for service in target.services for c in target.client_types)

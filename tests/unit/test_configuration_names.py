@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 
 from servicelinker.catalog.configuration import (
-    CONFIGURATION_TABLE,
     build_configurations,
     configuration_name_items,
     configuration_names,
     looks_like_credential,
-    names_for,
     to_configuration_result,
 )
+from servicelinker.catalog.roles import BUILTIN_ROLES
+from servicelinker.probes.live import LIVE_PROBES
+from servicelinker.catalog.services import SERVICES, SERVICES_BY_KEY
 from servicelinker.catalog.targets import TARGETS, TARGETS_BY_NAME, Target
 from servicelinker.model.errors import ArmError, ErrorCode
 from servicelinker.model.linker import LinkerResource
@@ -492,8 +493,8 @@ def test_unknown_cognitive_kind_uses_cognitive_services_names() -> None:
 def test_table_covers_every_allowed_combination(target: Target) -> None:
     for key in target.config_keys:
         for client in target.client_types:
-            for family in target.families:
-                assert names_for(family, key, client), (target.name, family, key, client)
+            for service in target.services:
+                assert service.names.get(key, client), (target.name, service.key, key, client)
 
 
 @pytest.mark.parametrize(("name", "auth", "client"), COMBINATIONS)
@@ -566,9 +567,15 @@ def test_configuration_names_result_shape() -> None:
     }
 
 
-def test_table_has_no_stray_entries() -> None:
-    families = {f for t in TARGETS for f in t.families}
-    assert {family for family, _, _ in CONFIGURATION_TABLE} == families
+def test_every_service_record_is_used_and_complete() -> None:
+    """Each service is named by a target, has names, and every default role it grants is a built-in role."""
+    assert {s.key for t in TARGETS for s in t.services} == set(SERVICES_BY_KEY)
+    assert len(SERVICES_BY_KEY) == len(SERVICES)
+    for service in SERVICES:
+        assert service.names.table, service.key
+        assert all(r.name and BUILTIN_ROLES[r.name.lower()] == r for r in service.roles), service.key
+        if service.probe is not None:
+            assert service.probe in LIVE_PROBES, service.key
 
 
 # ================================================================================================ values (Azure)

@@ -5,7 +5,7 @@ the RP assigns these built-in roles on the target; `authInfo.roles` overrides th
 Advanced -> Role). Secret connections need no role. `authMode: optOutAllAuth` skips role assignment.
 
 Decisions:
-* The table is keyed by configuration family, so the Cognitive Services target picks by account kind:
+* Each service (services.py) names its defaults, so the Cognitive Services target picks by account kind:
   OpenAI -> Cognitive Services OpenAI Contributor; other kinds -> Cognitive Services User; AIServices (which
   serves both the OpenAI and the Cognitive Services APIs; NOT FOUND in the reference) -> both.
 * Redis: NOT FOUND — Azure Cache for Redis with Entra ID authorizes through *data access policy assignments*, not
@@ -60,31 +60,13 @@ COGNITIVE_SERVICES_OPENAI_CONTRIBUTOR = Role("Cognitive Services OpenAI Contribu
                                              "a001fd3d-188f-4b5d-821b-7da978bf7442")  # fmt: skip
 COGNITIVE_SERVICES_USER = Role("Cognitive Services User", "a97b65f3-24c7-4388-baec-2e87135dc908")
 
-#: Configuration family -> default roles (reference §5.1).
-DEFAULT_ROLES: dict[str, tuple[Role, ...]] = {
-    "cosmos-sql": (DOCUMENTDB_ACCOUNT_CONTRIBUTOR,),
-    "cosmos-mongo": (DOCUMENTDB_ACCOUNT_CONTRIBUTOR,),
-    "cosmos-cassandra": (DOCUMENTDB_ACCOUNT_CONTRIBUTOR,),
-    "cosmos-gremlin": (DOCUMENTDB_ACCOUNT_CONTRIBUTOR,),
-    "cosmos-table": (DOCUMENTDB_ACCOUNT_CONTRIBUTOR,),
-    "keyvault": (KEY_VAULT_SECRETS_USER, KEY_VAULT_CERTIFICATE_USER),
-    "storage-blob": (STORAGE_BLOB_DATA_CONTRIBUTOR,),
-    "storage-queue": (STORAGE_QUEUE_DATA_CONTRIBUTOR,),
-    "storage-table": (STORAGE_TABLE_DATA_CONTRIBUTOR,),
-    "eventhub": (EVENT_HUBS_DATA_RECEIVER, EVENT_HUBS_DATA_SENDER),
-    "appconfig": (APP_CONFIGURATION_DATA_READER,),
-    "servicebus": (SERVICE_BUS_DATA_RECEIVER, SERVICE_BUS_DATA_SENDER),
-    "signalr": (SIGNALR_SERVICE_OWNER,),
-    "webpubsub": (WEB_PUBSUB_CONTRIBUTOR,),
-    "cognitive-openai": (COGNITIVE_SERVICES_OPENAI_CONTRIBUTOR,),
-    "cognitive-cognitiveservices": (COGNITIVE_SERVICES_USER,),
-    "cognitive-aiservices": (COGNITIVE_SERVICES_OPENAI_CONTRIBUTOR, COGNITIVE_SERVICES_USER),
-    "redis": (),
-}
-
-BUILTIN_ROLES: dict[str, Role] = {
-    r.name.lower(): r for roles in DEFAULT_ROLES.values() for r in roles if r.name is not None
-}
+#: Every built-in role named here (resolving `authInfo.roles` entries given by name).
+BUILTIN_ROLES: dict[str, Role] = {r.name.lower(): r for r in (
+    DOCUMENTDB_ACCOUNT_CONTRIBUTOR, KEY_VAULT_SECRETS_USER, KEY_VAULT_CERTIFICATE_USER, STORAGE_BLOB_DATA_CONTRIBUTOR,
+    STORAGE_QUEUE_DATA_CONTRIBUTOR, STORAGE_TABLE_DATA_CONTRIBUTOR, EVENT_HUBS_DATA_RECEIVER, EVENT_HUBS_DATA_SENDER,
+    APP_CONFIGURATION_DATA_READER, SERVICE_BUS_DATA_RECEIVER, SERVICE_BUS_DATA_SENDER, SIGNALR_SERVICE_OWNER,
+    WEB_PUBSUB_CONTRIBUTOR, COGNITIVE_SERVICES_OPENAI_CONTRIBUTOR, COGNITIVE_SERVICES_USER,
+) if r.name is not None}  # fmt: skip
 _BY_ID: dict[str, Role] = {r.id.lower(): r for r in BUILTIN_ROLES.values()}
 
 #: Auth keys whose identity gets roles on the target.
@@ -92,11 +74,6 @@ _IDENTITY_AUTH = frozenset({
     AuthType.USER_ASSIGNED_IDENTITY, AuthType.SYSTEM_ASSIGNED_IDENTITY, AuthType.SERVICE_PRINCIPAL_SECRET,
     AuthType.SERVICE_PRINCIPAL_CERTIFICATE, AuthType.USER_ACCOUNT, CSI_CONFIG_KEY,
 })  # fmt: skip
-
-
-def default_roles(family: str) -> tuple[Role, ...]:
-    """The §5.1 default roles of a configuration family (empty when none apply)."""
-    return DEFAULT_ROLES.get(family, ())
 
 
 def resolve_role(value: str) -> Role:
@@ -119,8 +96,8 @@ def resolve_role(value: str) -> Role:
     return known
 
 
-def roles_for(family: str, properties: LinkerProperties) -> tuple[Role, ...]:
-    """Roles to assign for a linker: `authInfo.roles` when given, else the family's defaults.
+def roles_for(defaults: tuple[Role, ...], properties: LinkerProperties) -> tuple[Role, ...]:
+    """Roles to assign for a linker: `authInfo.roles` when given, else the service's `defaults`.
 
     Empty for secret auth, for no auth, and when auth is opted out (`authMode: optOutAllAuth`).
     """
@@ -133,4 +110,4 @@ def roles_for(family: str, properties: LinkerProperties) -> tuple[Role, ...]:
     override = getattr(info, "roles", None)
     if override:
         return tuple(resolve_role(r) for r in override)
-    return default_roles(family)
+    return defaults

@@ -32,7 +32,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from servicelinker.catalog import auth
+from servicelinker.catalog import services as s
 from servicelinker.catalog.auth import CSI, SECRET, SECRET_AUTO, SERVICE_PRINCIPAL, WORKLOAD_IDENTITY
+from servicelinker.catalog.services import Service
 from servicelinker.model.errors import ArmError, ErrorCode
 from servicelinker.model.ids import IdPattern, validate_target_id
 from servicelinker.model.linker import AzureResource, LinkerProperties, TargetServiceType
@@ -92,9 +94,9 @@ def _p(option: str, key: str, help: str) -> NameParam:
 
 @dataclass(frozen=True)
 class FamilyChoice:
-    """Configuration family chosen when the selector value equals `when` (None: the default choice)."""
+    """The service chosen when the selector value equals `when` (None: the default choice)."""
 
-    family: str
+    service: Service
     when: str | None = None
 
 
@@ -166,18 +168,23 @@ class Target:
         return tuple(keys)
 
     @property
-    def families(self) -> tuple[str, ...]:
-        return tuple(c.family for c in self.config_families)
+    def services(self) -> tuple[Service, ...]:
+        return tuple(c.service for c in self.config_families)
 
-    def family_for(self, selector_value: str | None) -> str:
-        """The configuration family for a selector value (falls back to the default choice)."""
+    @property
+    def probe(self) -> str | None:
+        """The live probe of `validate`, when the target's (first) service has one."""
+        return self.config_families[0].service.probe
+
+    def service_for(self, selector_value: str | None) -> Service:
+        """The service for a selector value (falls back to the default choice)."""
         for choice in self.config_families:
             if choice.when is not None and selector_value is not None and choice.when.lower() == selector_value.lower():
-                return choice.family
+                return choice.service
         for choice in self.config_families:
             if choice.when is None:
-                return choice.family
-        return self.config_families[0].family
+                return choice.service
+        return self.config_families[0].service
 
     def matches_id(self, resource_id: str) -> bool:
         return self.pattern is not None and self.pattern.match_prefix(resource_id) is not None
@@ -214,10 +221,10 @@ def _t(
     auth_types: tuple[str, ...],
     client_types: tuple[str, ...],
     name_params: tuple[NameParam, ...],
-    family: str | tuple[FamilyChoice, ...],
+    family: Service | tuple[FamilyChoice, ...],
     **kw: object,
 ) -> Target:
-    families = (FamilyChoice(family),) if isinstance(family, str) else family
+    families = (FamilyChoice(family),) if isinstance(family, Service) else family
     pattern = _SUB_RG + provider_path if provider_path else None
     return Target(name, display, pattern, auth_types, client_types, name_params, families, **kw)  # type: ignore[arg-type]
 
@@ -226,82 +233,81 @@ _SERVER_DB = (_p("--server", "server", "Name of the server"), _p("--database", "
 _STORAGE = (_tg("storage account"), _p("--account", "account", "Name of the storage account"))
 _COSMOS = _tg("cosmos database account"), _p("--account", "account", "Name of the cosmos database account")
 _COGNITIVE_KINDS = (
-    FamilyChoice("cognitive-openai", "OpenAI"),
-    FamilyChoice("cognitive-aiservices", "AIServices"),
-    FamilyChoice("cognitive-cognitiveservices"),
+    FamilyChoice(s.COGNITIVE_OPENAI, "OpenAI"),
+    FamilyChoice(s.COGNITIVE_AISERVICES, "AIServices"),
+    FamilyChoice(s.COGNITIVE_COGNITIVESERVICES),
 )
 
 TARGETS: tuple[Target, ...] = (
     _t("postgres", "Azure Database for PostgreSQL single server",
        "Microsoft.DBforPostgreSQL/servers/{server}/databases/{database}", _SECRET_ONLY, _DB_CLIENTS,
-       (_tg("postgres service"), *_SERVER_DB), "postgresql", deprecated=True),
+       (_tg("postgres service"), *_SERVER_DB), s.POSTGRESQL, deprecated=True),
     _t("postgres-flexible", "Azure Database for PostgreSQL flexible server",
        "Microsoft.DBforPostgreSQL/flexibleServers/{server}/databases/{database}", _SECRET_ONLY, _DB_CLIENTS,
-       (_tg("flexible postgres service"), *_SERVER_DB), "postgresql"),
+       (_tg("flexible postgres service"), *_SERVER_DB), s.POSTGRESQL),
     _t("mysql", "Azure Database for MySQL single server",
        "Microsoft.DBForMySQL/servers/{server}/databases/{database}", _SECRET_ONLY, _DB_CLIENTS,
-       (_tg("mysql server"), *_SERVER_DB), "mysql", deprecated=True),
+       (_tg("mysql server"), *_SERVER_DB), s.MYSQL, deprecated=True),
     _t("mysql-flexible", "Azure Database for MySQL flexible server",
        "Microsoft.DBforMySQL/flexibleServers/{server}/databases/{database}", _SECRET_ONLY, _DB_CLIENTS,
-       (_tg("mysql flexible server"), *_SERVER_DB), "mysql"),
+       (_tg("mysql flexible server"), *_SERVER_DB), s.MYSQL),
     _t("sql", "Azure SQL Database",
        "Microsoft.Sql/servers/{server}/databases/{database}", _SECRET_ONLY, _DB_CLIENTS,
-       (_tg("sql server"), *_SERVER_DB), "sql"),
+       (_tg("sql server"), *_SERVER_DB), s.SQL),
     _t("redis", "Azure Cache for Redis",
        "Microsoft.Cache/redis/{server}/databases/{database}", _WI_AUTO_SP, _REDIS_CLIENTS,
        (_tg("redis server"), _p("--server", "server", "Name of the redis server"),
-        _p("--database", "database", "Name of the redis database (index, e.g. 0)")), "redis"),
+        _p("--database", "database", "Name of the redis database (index, e.g. 0)")), s.REDIS),
     _t("redis-enterprise", "Azure Cache for Redis Enterprise",
        "Microsoft.Cache/redisEnterprise/{server}/databases/{database}", _AUTO_ONLY, _REDIS_CLIENTS,
        (_tg("redis server"), _p("--server", "server", "Name of the redis enterprise server"),
-        _p("--database", "database", "Name of the redis enterprise database")), "redis"),
+        _p("--database", "database", "Name of the redis enterprise database")), s.REDIS),
     _t("cosmos-cassandra", "Azure Cosmos DB for Apache Cassandra",
        "Microsoft.DocumentDB/databaseAccounts/{account}/cassandraKeyspaces/{key_space}", _WI_AUTO_SP,
-       _REDIS_CLIENTS, (*_COSMOS, _p("--key-space", "key_space", "Name of the keyspace")), "cosmos-cassandra"),
+       _REDIS_CLIENTS, (*_COSMOS, _p("--key-space", "key_space", "Name of the keyspace")), s.COSMOS_CASSANDRA),
     _t("cosmos-gremlin", "Azure Cosmos DB for Apache Gremlin",
        "Microsoft.DocumentDB/databaseAccounts/{account}/gremlinDatabases/{database}/graphs/{graph}", _WI_AUTO_SP,
        _GREMLIN_CLIENTS, (*_COSMOS, _p("--database", "database", "Name of the database"),
-                          _p("--graph", "graph", "Name of the graph")), "cosmos-gremlin"),
+                          _p("--graph", "graph", "Name of the graph")), s.COSMOS_GREMLIN),
     _t("cosmos-mongo", "Azure Cosmos DB for MongoDB",
        "Microsoft.DocumentDB/databaseAccounts/{account}/mongodbDatabases/{database}", _WI_AUTO_SP, _MONGO_CLIENTS,
-       (*_COSMOS, _p("--database", "database", "Name of the database")), "cosmos-mongo"),
+       (*_COSMOS, _p("--database", "database", "Name of the database")), s.COSMOS_MONGO),
     _t("cosmos-table", "Azure Cosmos DB for Table",
        "Microsoft.DocumentDB/databaseAccounts/{account}/tables/{table}", _WI_AUTO_SP, _STD_SPRING_CLIENTS,
-       (*_COSMOS, _p("--table", "table", "Name of the table")), "cosmos-table"),
+       (*_COSMOS, _p("--table", "table", "Name of the table")), s.COSMOS_TABLE),
     _t("cosmos-sql", "Azure Cosmos DB for NoSQL",
        "Microsoft.DocumentDB/databaseAccounts/{account}/sqlDatabases/{database}", _WI_AUTO_SP, _STD_SPRING_CLIENTS,
-       (*_COSMOS, _p("--database", "database", "Name of the database")), "cosmos-sql"),
+       (*_COSMOS, _p("--database", "database", "Name of the database")), s.COSMOS_SQL),
     _t("storage-blob", "Azure Blob Storage",
        "Microsoft.Storage/storageAccounts/{account}/blobServices/default", _WI_AUTO_SP, _STD_SPRING_CLIENTS,
-       _STORAGE, "storage-blob"),
+       _STORAGE, s.STORAGE_BLOB),
     _t("storage-queue", "Azure Queue Storage",
        "Microsoft.Storage/storageAccounts/{account}/queueServices/default", _WI_AUTO_SP, _STD_SPRING_CLIENTS,
-       _STORAGE, "storage-queue"),
+       _STORAGE, s.STORAGE_QUEUE),
     _t("storage-file", "Azure Files",
        "Microsoft.Storage/storageAccounts/{account}/fileServices/default", _AUTO_ONLY, _FILE_CLIENTS,
-       _STORAGE, "storage-file"),
+       _STORAGE, s.STORAGE_FILE),
     _t("storage-table", "Azure Table Storage",
        "Microsoft.Storage/storageAccounts/{account}/tableServices/default", _WI_AUTO_SP, _STD_CLIENTS,
-       _STORAGE, "storage-table"),
+       _STORAGE, s.STORAGE_TABLE),
     _t("keyvault", "Azure Key Vault",
        "Microsoft.KeyVault/vaults/{vault}", (WORKLOAD_IDENTITY, SERVICE_PRINCIPAL), _STD_SPRING_CLIENTS,
-       (_tg("keyvault"), _p("--vault", "vault", "Name of the keyvault")), "keyvault", csi=True),
+       (_tg("keyvault"), _p("--vault", "vault", "Name of the keyvault")), s.KEYVAULT, csi=True),
     _t("appconfig", "Azure App Configuration",
        "Microsoft.AppConfiguration/configurationStores/{config_store}", _WI_AUTO_SP, _STD_CLIENTS,
-       (_tg("app configuration"), _p("--app-config", "config_store", "Name of the app configuration")),
-       "appconfig"),
+       (_tg("app configuration"), _p("--app-config", "config_store", "Name of the app configuration")), s.APPCONFIG),
     _t("eventhub", "Azure Event Hubs",
        "Microsoft.EventHub/namespaces/{namespace}", _WI_AUTO_SP, _EVENTHUB_CLIENTS,
-       (_tg("eventhub"), _p("--namespace", "namespace", "Name of the eventhub namespace")), "eventhub"),
+       (_tg("eventhub"), _p("--namespace", "namespace", "Name of the eventhub namespace")), s.EVENTHUB),
     _t("servicebus", "Azure Service Bus",
        "Microsoft.ServiceBus/namespaces/{namespace}", _WI_AUTO_SP, _SERVICEBUS_CLIENTS,
-       (_tg("servicebus"), _p("--namespace", "namespace", "Name of the servicebus namespace")), "servicebus"),
+       (_tg("servicebus"), _p("--namespace", "namespace", "Name of the servicebus namespace")), s.SERVICEBUS),
     _t("signalr", "Azure SignalR Service",
        "Microsoft.SignalRService/SignalR/{signalr}", _WI_AUTO_SP, _SIGNALR_CLIENTS,
-       (_tg("signalr"), _p("--signalr", "signalr", "Name of the signalr service")), "signalr"),
+       (_tg("signalr"), _p("--signalr", "signalr", "Name of the signalr service")), s.SIGNALR),
     _t("webpubsub", "Azure Web PubSub",
        "Microsoft.SignalRService/WebPubSub/{webpubsub}", _WI_AUTO_SP, _STD_CLIENTS,
-       (_tg("webpubsub"), _p("--webpubsub", "webpubsub", "Name of the webpubsub service")), "webpubsub"),
+       (_tg("webpubsub"), _p("--webpubsub", "webpubsub", "Name of the webpubsub service")), s.WEBPUBSUB),
     _t("confluent-cloud", "Apache Kafka on Confluent Cloud", None, _SECRET_ONLY, _CONFLUENT_CLIENTS,
        (_p("--bootstrap-server", "bootstrap_server", "Kafka bootstrap server url"),
         _p("--kafka-key", "kafka_key", "Kafka API-Key (key)"),
@@ -309,8 +315,8 @@ TARGETS: tuple[Target, ...] = (
         _p("--schema-registry", "schema_registry", "Schema registry url"),
         _p("--schema-key", "schema_key", "Schema registry API-Key (key)"),
         _p("--schema-secret", "schema_secret", "Schema registry API-Key (secret)")),
-       (FamilyChoice("confluent-bootstrap", TargetServiceType.CONFLUENT_BOOTSTRAP_SERVER),
-        FamilyChoice("confluent-schema-registry", TargetServiceType.CONFLUENT_SCHEMA_REGISTRY)),
+       (FamilyChoice(s.CONFLUENT_BOOTSTRAP, TargetServiceType.CONFLUENT_BOOTSTRAP_SERVER),
+        FamilyChoice(s.CONFLUENT_SCHEMA_REGISTRY, TargetServiceType.CONFLUENT_SCHEMA_REGISTRY)),
        family_selector="target_service_type", accepts_target_id=False,
        target_service_types=(TargetServiceType.CONFLUENT_BOOTSTRAP_SERVER, TargetServiceType.CONFLUENT_SCHEMA_REGISTRY),
        provider_type_override="CONFLUENT.CLOUD",
@@ -318,7 +324,7 @@ TARGETS: tuple[Target, ...] = (
              "(schema registry, secret name=schema key)."),
     _t("app-insights", "Application Insights",
        "microsoft.insights/components/{appinsights}", _AUTO_ONLY, _APPINSIGHTS_CLIENTS,
-       (_tg("app insights"), _p("--app-insights", "appinsights", "Name of the app insights")), "app-insights"),
+       (_tg("app insights"), _p("--app-insights", "appinsights", "Name of the app insights")), s.APP_INSIGHTS),
     _t("cognitiveservices", "Azure AI services / Azure OpenAI / Cognitive Services",
        "Microsoft.CognitiveServices/accounts/{account}", _WI_AUTO_SP, _COGNITIVE_CLIENTS,
        (_tg("cognitive services"), _p("--account", "account", "Name of the cognitive services account")),
@@ -327,12 +333,12 @@ TARGETS: tuple[Target, ...] = (
     _t("neon-postgres", "Neon Serverless Postgres",
        "Neon.Postgres/organizations/{organization}", _SECRET_ONLY, _DB_CLIENTS,
        (_p("--server", "server", "Name of the Neon server (host)"),
-        _p("--database", "database", "Name of the database")),
-       "neon-postgres", accepts_target_id=False, connstr_prop_params=(("Server", "host"), ("Database", "database")),
+        _p("--database", "database", "Name of the database")), s.NEON_POSTGRES, accepts_target_id=False,
+       connstr_prop_params=(("Server", "host"), ("Database", "database")),
        notes="The CLI sends a placeholder target id and --server/--database as connection-string properties."),
     _t("mongodb-atlas", "MongoDB Atlas",
        "MongoDB.Atlas/organizations/{server}", _SECRET_ONLY, _DB_CLIENTS,
-       (_tg("MongoDB Atlas"), _p("--server", "server", "Name of the MongoDB Atlas server")), "mongodb-atlas",
+       (_tg("MongoDB Atlas"), _p("--server", "server", "Name of the MongoDB Atlas server")), s.MONGODB_ATLAS,
        accepts_target_id=False, notes="--secret takes only secret=<connection string>; the name is forced to NA."),
 )  # fmt: skip
 

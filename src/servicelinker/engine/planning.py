@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from servicelinker.catalog import naming
-from servicelinker.catalog.configuration import family_of
+from servicelinker.catalog.configuration import service_of
 from servicelinker.catalog.roles import roles_for
 from servicelinker.catalog.targets import Target, check_supported, get_target
 from servicelinker.clouds.base import ClusterInfo
@@ -163,7 +163,7 @@ def identity_plan(
 ) -> identity.IdentityPlan:
     props = resource.properties
     kind = identity.kind_of(props)
-    roles = roles_for(family_of(target, props, facts), props) if kind != "none" else ()
+    roles = roles_for(service_of(target, props, facts).roles, props) if kind != "none" else ()
     return identity.resolve(ctx.cloud, cluster, props, name=name, linker_id=linker_id, namespace=namespace,
                             roles=roles)  # fmt: skip
 

@@ -39,7 +39,7 @@ from pydantic import BaseModel
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from servicelinker.catalog.targets import TARGETS_BY_NAME
+from servicelinker.catalog.targets import TARGETS, TARGETS_BY_NAME
 from servicelinker.probes.extract import (
     MYSQL,
     POSTGRESQL,
@@ -286,13 +286,13 @@ def probe(
 
 
 def _dispatch(ctx: _Ctx) -> ProbeResult:
-    runner = _PROBES.get(ctx.target)
+    known = TARGETS_BY_NAME.get(ctx.target)
+    runner = LIVE_PROBES.get(known.probe or "") if known else None
     if runner is not None:
         return runner(ctx)
     identity = _identity_result(ctx)
     if identity is not None:
         return identity
-    known = TARGETS_BY_NAME.get(ctx.target)
     what = known.display if known else ctx.target
     return _not_testable(ProbeErrorCode.NO_LOCAL_SERVER, f"no {what} server runs on this machine")
 
@@ -793,20 +793,16 @@ def shared_key_list(
 
 # ============================================================================================ the table
 
-#: CLI target name -> live probe. Targets not listed have no server on this machine (notTestable).
-_PROBES: dict[str, Callable[[_Ctx], ProbeResult]] = {
-    "postgres": _probe_postgres,
-    "postgres-flexible": _probe_postgres,
-    "neon-postgres": _probe_postgres,
+#: A service's `probe` (catalog/services.py) -> the live test. Services without one are notTestable.
+LIVE_PROBES: dict[str, Callable[[_Ctx], ProbeResult]] = {
+    "postgresql": _probe_postgres,
     "mysql": _probe_mysql,
-    "mysql-flexible": _probe_mysql,
     "redis": _probe_redis,
-    "redis-enterprise": _probe_redis,
     "storage-blob": _storage_probe("blob"),
     "storage-queue": _storage_probe("queue"),
     "storage-table": _storage_probe("table"),
     "storage-file": _probe_file,
 }
 
-#: The targets `probe` can test live (the others are notTestable).
-LIVE_TARGETS: tuple[str, ...] = tuple(_PROBES)
+#: The targets `probe` can test live (the others are notTestable), derived from the catalog.
+LIVE_TARGETS: tuple[str, ...] = tuple(t.name for t in TARGETS if t.probe in LIVE_PROBES)
