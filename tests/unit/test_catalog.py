@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from servicelinker.catalog import auth
-from servicelinker.catalog.configuration import service_of
 from servicelinker.catalog import services as s
+from servicelinker.catalog import targets
 from servicelinker.catalog.auth import AUTH_OPTIONS, SERVICE_PRINCIPAL, WORKLOAD_IDENTITY
+from servicelinker.catalog.configuration import service_of
 from servicelinker.catalog.roles import REDIS_ACCESS_POLICY, Role, resolve_role, roles_for
 from servicelinker.catalog.targets import (
     NEON_CLI_PLACEHOLDER_ID,
@@ -467,7 +468,8 @@ def test_csi_and_service_principal_get_roles() -> None:
             "authInfo": {"authType": "userAssignedIdentity"},
         }
     )
-    assert [r.name for r in roles_for(s.KEYVAULT.roles, csi)] == ["Key Vault Secrets User", "Key Vault Certificate User"]
+    kv_roles = ["Key Vault Secrets User", "Key Vault Certificate User"]
+    assert [r.name for r in roles_for(s.KEYVAULT.roles, csi)] == kv_roles
     sp = props(
         {
             "targetService": {"type": "AzureResource", "id": sample_id("eventhub")},
@@ -492,7 +494,7 @@ NO_ROLE_ON_PURPOSE = {"redis": "Azure Cache for Redis authorizes Entra callers w
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.name)
-def test_every_target_record_is_complete_and_consistent(target: Target) -> None:
+def test_every_target_record_is_complete_and_consistent(target: targets.Target) -> None:
     """A target is one record: its id, options, auth and client types, and services must agree with each other."""
     assert target.display and target.client_types and target.auth_types and target.services
     assert set(target.auth_types) <= set(AUTH_OPTIONS), target.auth_types

@@ -19,12 +19,12 @@ from servicelinker.catalog.configuration import (
     to_configuration_result,
 )
 from servicelinker.catalog.roles import BUILTIN_ROLES
-from servicelinker.probes.live import LIVE_PROBES
 from servicelinker.catalog.services import SERVICES, SERVICES_BY_KEY
 from servicelinker.catalog.targets import TARGETS, TARGETS_BY_NAME, Target
 from servicelinker.model.errors import ArmError, ErrorCode
 from servicelinker.model.linker import LinkerResource
 from servicelinker.model.records import Configuration, TargetFacts, blank_credentials
+from servicelinker.probes.live import LIVE_PROBES
 
 pytestmark = pytest.mark.unit
 
