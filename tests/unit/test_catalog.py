@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from servicelinker.catalog import auth
+from servicelinker.catalog import auth, targets
 from servicelinker.catalog import services as s
-from servicelinker.catalog import targets
 from servicelinker.catalog.auth import AUTH_OPTIONS, SERVICE_PRINCIPAL, WORKLOAD_IDENTITY
 from servicelinker.catalog.configuration import service_of
 from servicelinker.catalog.roles import REDIS_ACCESS_POLICY, Role, resolve_role, roles_for
