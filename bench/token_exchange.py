@@ -49,8 +49,10 @@ from fastapi import FastAPI
 from localcloud import identity as ident
 from localcloud.adapter import LocalCloud
 from localcloud.devstack.pki import CertificateAuthority, ensure_rsa_keypair, load_key
-from localcloud.entra.service import JWT_BEARER, Settings, Signer, TokenService, https_fetcher
+from localcloud.entra.protocol import JWT_BEARER
+from localcloud.entra.tokens import Settings, Signer, TokenService
 from localcloud.inventory import LOCAL_SUBSCRIPTION, LOCAL_TENANT, Inventory
+from localcloud.oidc import https_fetcher
 
 HOST = "127.0.0.1"
 AUDIENCE = "api://AzureADTokenExchange"
@@ -143,7 +145,7 @@ def token_service(fx: Fixture, port: int) -> Iterator[str]:
     argv = [
         sys.executable,
         "-m",
-        "localcloud.entra.service",
+        "localcloud.entra.app",
         "--host",
         HOST,
         "--port",

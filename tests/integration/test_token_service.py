@@ -199,7 +199,7 @@ def verifying_vault(
     access.write_text(json.dumps({"slvault": {app.principal_id: ["Key Vault Secrets Officer"]}}))
     tls_dir = Path(kv["caCert"]).parent
     argv = [
-        sys.executable, "-m", "localcloud.keyvault.server",
+        sys.executable, "-m", "localcloud.keyvault.app",
         "--host", HOST, "--port", str(port), "--vaults", "slvault",
         "--cert", str(tls_dir / "server.crt"), "--key", str(tls_dir / "server.key"),
         "--authority", f"{ts['authorityHost']}/{ts['tenantId']}",

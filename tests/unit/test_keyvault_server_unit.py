@@ -15,21 +15,19 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from localcloud.keyvault.server import (
-    AccessFile,
-    DevTokenValidator,
-    JwksKeys,
-    JwksTokenValidator,
-    Principal,
-    SecretChanges,
-    SecretStore,
-    ServerSettings,
-    _parse_args,
-    build_app,
-    create_app,
-)
+from localcloud.keyvault.app import ServerSettings, _parse_args, build_app, create_app
+from localcloud.keyvault.auth import AccessFile, DevTokenValidator, JwksTokenValidator, Principal
+from localcloud.keyvault.store import SecretChanges, SecretStore
+from localcloud.oidc import JwksClient
 
 pytestmark = pytest.mark.unit
+
+JWKS_URL = "https://issuer.test/keys"
+
+
+def jwks_keys(fetch: Callable[[], Mapping[str, Any]], *, min_refresh: float = 10.0, ttl: float = 3600.0) -> JwksClient:
+    """The validator's key source over an in-test JWKS (no network)."""
+    return JwksClient(JWKS_URL, lambda _url: fetch(), cooldown=min_refresh, lifespan=max(ttl, 0.001))
 
 ISSUER = "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0"
 AUDIENCE = "https://vault.azure.net"
@@ -74,7 +72,7 @@ def make_client(jwks: dict[str, Any]) -> Factory:
         store: SecretStore | None = None,
         fetch: Callable[[], Mapping[str, Any]] | None = None,
     ) -> TestClient:
-        validator = JwksTokenValidator(JwksKeys(fetch or (lambda: jwks)), [ISSUER], leeway=0)
+        validator = JwksTokenValidator(jwks_keys(fetch or (lambda: jwks)), [ISSUER], leeway=0)
         app = create_app(store or SecretStore(["slvault", "slvault2"]), validator, ServerSettings(access_check=access))
         return TestClient(app, base_url="https://slvault.localhost:8443")
 
@@ -150,7 +148,7 @@ def test_jwks_is_cached_and_refetched_for_new_kid(jwks: dict[str, Any], signing_
         calls.append(1)
         return jwks
 
-    keys = JwksKeys(fetch, min_refresh=0)
+    keys = jwks_keys(fetch, min_refresh=0)
     validator = JwksTokenValidator(keys, [ISSUER])
     validator.validate(signed(signing_key))
     validator.validate(signed(signing_key))
@@ -177,7 +175,7 @@ def test_cached_keys_survive_a_failed_refetch(jwks: dict[str, Any], signing_key:
             raise OSError("token service down")
         return answer
 
-    keys = JwksKeys(flaky, ttl=0, min_refresh=0)
+    keys = jwks_keys(flaky, ttl=0, min_refresh=0)
     validator = JwksTokenValidator(keys, [ISSUER])
     assert validator.validate(signed(signing_key)).object_id == OID
     assert validator.validate(signed(signing_key)).object_id == OID  # refetch failed, cached key used
@@ -390,7 +388,7 @@ def test_deleted_secrets_are_purged_after_retention(tmp_path: Path) -> None:
 
 def test_cli_arguments(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
-        _parse_args(["--port", "1", "--cert", "c", "--key", "k", "--jwks-url", "file:///x"])
+        _parse_args(["--port", "1", "--cert", "c", "--key", "k", "--jwks-url", "https://issuer.test/keys"])
     with pytest.raises(SystemExit):
         _parse_args(["--port", "1", "--cert", "c", "--key", "k", "--require-role"])
     args = _parse_args(
@@ -400,16 +398,14 @@ def test_cli_arguments(tmp_path: Path) -> None:
     assert ports == [1, 2]
 
 
-def test_cli_verifying_mode_with_jwks_file(
-    tmp_path: Path, jwks: dict[str, Any], signing_key: rsa.RSAPrivateKey
-) -> None:
-    jwks_file, access = tmp_path / "jwks.json", tmp_path / "access.json"
-    jwks_file.write_text(json.dumps(jwks))
+def test_cli_verifying_mode_builds_a_jwks_validator(tmp_path: Path) -> None:
+    access = tmp_path / "access.json"
     access.write_text(json.dumps({"slvault": [OID]}))
-    argv = ["--port", "1", "--cert", "c", "--key", "k", "--jwks-url", f"file://{jwks_file}", "--issuer", ISSUER]
+    argv = ["--port", "1", "--cert", "c", "--key", "k", "--jwks-url", JWKS_URL, "--issuer", ISSUER]
     app, _ = build_app(_parse_args([*argv, "--require-role", "--access-file", str(access)]))
+    validator = app.state.keyvault.validator
+    assert isinstance(validator, JwksTokenValidator)
+    assert validator.keys.uri == JWKS_URL and validator.issuers == (ISSUER,)
     c = TestClient(app, base_url="https://127.0.0.1:8443")
-    assert c.get(f"/secrets{API}", headers=bearer(signed(signing_key))).status_code == 200
-    assert c.get(f"/secrets{API}", headers=bearer(signed(signing_key, oid=OTHER_OID))).status_code == 403
     unsigned = jwt.encode(claims(), "", algorithm="none")
     assert c.get(f"/secrets{API}", headers=bearer(unsigned)).status_code == 401

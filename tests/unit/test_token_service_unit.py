@@ -19,17 +19,12 @@ from fastapi.testclient import TestClient
 
 from localcloud import identity as ident
 from localcloud.adapter import LocalCloud
-from localcloud.entra.service import (
-    JWT_BEARER,
-    IssuerKeys,
-    IssuerUnavailable,
-    Settings,
-    Signer,
-    create_app,
-    role_keys,
-    service_for,
-)
+from localcloud.entra.app import create_app
+from localcloud.entra.protocol import JWT_BEARER
+from localcloud.entra.roles import role_keys, service_for
+from localcloud.entra.tokens import Settings, Signer
 from localcloud.inventory import LOCAL_TENANT, Inventory, RoleAssignment
+from localcloud.oidc import IssuerKeys, IssuerUnavailable
 from servicelinker.model.errors import ArmError
 
 pytestmark = pytest.mark.unit
@@ -302,15 +297,15 @@ def test_issuer_down_from_the_start_is_50166(
 
 
 def test_issuer_keys_refetch_for_unknown_kid_is_rate_limited(issuer: StubIssuer) -> None:
-    clock = [100.0]
-    keys = IssuerKeys(issuer, ttl=300, min_refresh=10, monotonic=lambda: clock[0])
+    keys = IssuerKeys(issuer, lifespan=300, cooldown=10)
     assert keys.key(ISSUER, KID) is not None
     assert keys.key(ISSUER, "rotated") is None
     assert keys.key(ISSUER, "rotated") is None
-    assert len(issuer.fetched) == 2  # the second unknown kid within 10 s did not refetch
-    clock[0] += 11
-    assert keys.key(ISSUER, "rotated") is None
-    assert len(issuer.fetched) == 4
+    assert len(issuer.fetched) == 2  # discovery + JWKS: unknown kids within the cooldown did not refetch
+    eager = IssuerKeys(issuer, lifespan=300, cooldown=0)
+    assert eager.key(ISSUER, KID) is not None
+    assert eager.key(ISSUER, "rotated") is None
+    assert len(issuer.fetched) == 5  # without a cooldown, the unknown kid refetched the JWKS once
 
 
 def test_discovery_naming_another_issuer_is_refused(issuer: StubIssuer) -> None:

@@ -1,4 +1,4 @@
-"""The dev stack's Azure Key Vault: our secrets data-plane server (`localcloud.keyvault.server`)
+"""The dev stack's Azure Key Vault: our secrets data-plane server (`localcloud.keyvault`)
 over HTTPS with a certificate from a small CA kept in the state directory.
 
 Why our own server: Lowkey Vault's app jar is not served by Maven Central, and no registry offers another Key Vault
@@ -35,7 +35,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from localcloud.devstack import process
 from localcloud.devstack.base import Health
 from localcloud.devstack.config import HOST, StackConfig
-from localcloud.keyvault.server import DEFAULT_AUTHORITY, LOCAL_TENANT
+from localcloud.keyvault.protocol import DEFAULT_AUTHORITY, LOCAL_TENANT
 
 NAME = "keyvault"
 DEFAULT_VAULT = "slvault"
@@ -171,7 +171,7 @@ def argv(cfg: StackConfig, tls: TlsFiles) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "localcloud.keyvault.server",
+        "localcloud.keyvault.app",
         "--host",
         HOST,
         "--port",

@@ -1,4 +1,4 @@
-"""The dev stack's Microsoft Entra ID: the local token service (`localcloud.entra.service`) over
+"""The dev stack's Microsoft Entra ID: the local token service (`localcloud.entra.app`) over
 HTTPS, so workloads exchange service-account tokens for Entra-style access tokens exactly as on AKS.
 
 * TLS: a CA of its own in `<state>/tokenservice/tls` (kept, so clients that trust `caCert` keep working across
@@ -53,7 +53,7 @@ def _issuer_cas(cfg: StackConfig) -> list[str]:
 def argv(cfg: StackConfig, cert: Path, key: Path, signing_key: Path, issuer_cas: list[str]) -> list[str]:
     extra = [arg for ca in issuer_cas for arg in ("--issuer-ca", ca)]
     return [
-        sys.executable, "-m", "localcloud.entra.service",
+        sys.executable, "-m", "localcloud.entra.app",
         "--host", HOST, "--port", str(cfg.ports.token_service),
         "--cert", str(cert), "--key", str(key),
         "--inventory", str(cfg.inventory),
