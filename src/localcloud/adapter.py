@@ -20,6 +20,7 @@ from localcloud.facts import read_facts
 from localcloud.inventory import LOCAL_SUBSCRIPTION, LOCAL_TENANT, Inventory, Resource, RoleAssignment, inventory_file
 from servicelinker.catalog.targets import Target
 from servicelinker.clouds.base import AddonProfile, ClusterInfo, FirewallState, IdentityInfo
+from servicelinker.model.ids import ResourceId
 from servicelinker.model.records import SECRET_FACTS, TargetFacts
 from servicelinker.settings import Settings
 
@@ -80,12 +81,12 @@ class LocalCloud:
 
     def find(self, resource_id: str) -> Resource | None:
         """The resource, or for a child id (`.../databases/x`, `.../blobServices/default`) its nearest parent."""
-        parts = resource_id.rstrip("/").split("/")
-        while len(parts) >= 9:  # /subscriptions/s/resourceGroups/g/providers/NS/type/name
-            found = self.inventory.get("/".join(parts))
+        rid = ResourceId.try_parse(resource_id.rstrip("/"))
+        while rid is not None and rid.namespace is not None:
+            found = self.inventory.get(rid.text)
             if found is not None:
                 return found
-            parts = parts[:-2]
+            rid = rid.parent
         return None
 
     def resource_exists(self, resource_id: str) -> bool:
@@ -318,8 +319,8 @@ class LocalCloud:
         return self.get_cluster(cluster_id)
 
     def _addon_identity(self, cluster: ClusterInfo, addon: str) -> IdentityInfo:
-        parts = cluster.id.split("/")
-        sub, rg, name = parts[2], parts[4], parts[-1]
+        rid = ResourceId.parse(cluster.id)
+        sub, rg, name = rid.subscription, rid.resource_group, rid.name
         node_rg = f"MC_{rg}_{name}_{cluster.location}"
         identity_id = (
             f"/subscriptions/{sub}/resourceGroups/{node_rg}/providers/Microsoft.ManagedIdentity/"

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.ids import ResourceId
 
 
 def _resource_path(resource_id: str) -> tuple[str, str]:
     """('Microsoft.DBforPostgreSQL/flexibleServers/sl-postgres/databases/appdb', resource group) of an id: the
     part after `providers/`, as ARM names a resource in its not-found message."""
-    parts = resource_id.strip("/").split("/")
-    rg = parts[3] if len(parts) > 3 and parts[2].lower() == "resourcegroups" else ""
-    lowered = [p.lower() for p in parts]
+    rid = ResourceId.try_parse(resource_id)
+    if rid is None:
+        return resource_id, ""
+    rg = rid.resource_group or ""
+    lowered = [s.lower() for s in rid.segments]
     if "providers" not in lowered:
         return resource_id, rg
-    return "/".join(parts[lowered.index("providers") + 1 :]), rg
+    return "/".join(rid.segments[lowered.index("providers") + 1 :]), rg
 
 
 def not_found(resource_id: str, remedy: str | None = None) -> ArmError:

@@ -152,10 +152,10 @@ def list_identities(
     """Identities, optionally of one subscription and/or resource group, sorted by id."""
     out = []
     for res in inventory.list(IDENTITY_TYPE):
-        parts = res.id.strip("/").split("/")
-        if subscription and parts[1].lower() != subscription.lower():
+        rid = ResourceId.parse(res.id)
+        if subscription and rid.subscription.lower() != subscription.lower():
             continue
-        if resource_group and parts[3].lower() != resource_group.lower():
+        if resource_group and (rid.resource_group or "").lower() != resource_group.lower():
             continue
         out.append(res)
     return out

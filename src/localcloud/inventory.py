@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from servicelinker.model.ids import ResourceId
+
 LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 LOCAL_TENANT = "00000000-0000-0000-0000-000000000000"
 DEFAULT_LOCATION = "local"
@@ -122,7 +124,7 @@ class Inventory:
     def put(self, resource: Resource) -> Resource:
         with self.edit() as data:
             data.resources[key(resource.id)] = resource
-            sub = resource.id.split("/")[2]
+            sub = ResourceId.parse(resource.id).subscription
             data.subscriptions.setdefault(sub.lower(), Subscription(id=sub))
         return resource
 

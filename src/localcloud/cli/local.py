@@ -14,7 +14,7 @@ from localcloud.inventory import Resource
 from servicelinker.cli import common
 from servicelinker.cli.output import OutputFormat, emit
 from servicelinker.model.errors import ArmError, ErrorCode
-from servicelinker.model.ids import is_valid_resource_id
+from servicelinker.model.ids import ResourceId, is_valid_resource_id
 
 app = typer.Typer(
     help="Edit the local cloud: resources, cluster state, providers, role assignments.", no_args_is_help=True
@@ -78,8 +78,7 @@ def resource_create(
     needs: `--fact namespace_fqdn=x.servicebus.windows.net --secret connection_string=...`."""
     if not is_valid_resource_id(resource_id):
         common.fail(ArmError(ErrorCode.INVALID_RESOURCE_ID, f"Resource id is invalid: {resource_id}", target="--id"))
-    parts = resource_id.strip("/").split("/")
-    rtype = "/".join([parts[5], *parts[6::2]])
+    rtype = ResourceId.parse(resource_id).resource_type or ""
     res = Resource(
         id=resource_id, type=rtype, properties={"facts": _pairs(fact, "--fact")}, secrets=_pairs(secret, "--secret")
     )

@@ -4,8 +4,8 @@ A token is accepted when it is a JWS signed with RS256/RS384/RS512 by a key of t
 `<issuer>/.well-known/openid-configuration`), its `iss` is the configured issuer (or the one the discovery document
 names: Entra's v1 tokens say `https://sts.windows.net/<tenant>/`), its `aud` is one of the configured audiences,
 and it is within `nbf`/`exp` (with a small leeway for clock skew). The caller is the token's `oid` claim, as ARM
-uses it for role assignments. Keys are cached and refetched when a token names an unknown `kid` (at most every
-30 s), so a key rotation is picked up without a restart.
+uses it for role assignments. Keys are PyJWT's `PyJWKClient`'s: cached, and refetched when a token names an unknown
+`kid` (at most every 30 s), so a key rotation is picked up without a restart.
 
 Failures are 401s in ARM's format and words, with a `WWW-Authenticate: Bearer ...` challenge:
 `AuthenticationFailed` (no or malformed header), `InvalidAuthenticationToken` (bad signature, unknown key, bad
@@ -26,7 +26,8 @@ from typing import Any, Protocol
 
 import httpx
 import jwt
-from jwt.algorithms import RSAAlgorithm
+from jwt import PyJWKClient
+from jwt.exceptions import PyJWKClientConnectionError, PyJWKClientError
 
 from servicelinker.model.errors import ArmError
 from servicelinker.model.records import Caller
@@ -128,47 +129,38 @@ class JwtAuthenticator:
         self.leeway = leeway
         self._clock = clock
         self._lock = threading.Lock()
-        self._keys: dict[str, Any] = {}
         self._issuers: set[str] = {issuer, self.issuer, self.issuer + "/"}
-        self._jwks_uri: str | None = None
-        self._fetched_at = 0.0
+        self._jwks: _IssuerJwks | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"mode": "jwt", "issuer": self.issuer, "audiences": list(self.audiences)}
 
     # keys ------------------------------------------------------------------------------------------------------
 
-    def _refresh(self) -> None:
-        if self._jwks_uri is None:
-            doc = self._fetch(f"{self.issuer}/.well-known/openid-configuration")
-            self._jwks_uri = str(doc["jwks_uri"])
-            if doc.get("issuer"):
-                self._issuers.add(str(doc["issuer"]))
-        jwks = self._fetch(self._jwks_uri)
-        keys: dict[str, Any] = {}
-        for jwk in jwks.get("keys", []):
-            if jwk.get("kty") != "RSA" or jwk.get("use", "sig") != "sig":
-                continue
-            keys[str(jwk.get("kid", ""))] = RSAAlgorithm.from_jwk(jwk)
-        self._keys = keys
-        self._fetched_at = time.monotonic()
+    def _client(self) -> _IssuerJwks:
+        with self._lock:
+            if self._jwks is None:
+                doc = self._fetch(f"{self.issuer}/.well-known/openid-configuration")
+                if doc.get("issuer"):
+                    self._issuers.add(str(doc["issuer"]))
+                self._jwks = _IssuerJwks(str(doc["jwks_uri"]), self._fetch)
+            return self._jwks
 
     def _key(self, kid: str) -> Any:
-        with self._lock:
-            age = time.monotonic() - self._fetched_at
-            stale = not self._keys or age > KEYS_TTL
-            unknown = kid not in self._keys and age > KEY_REFRESH_MIN_INTERVAL
-            if stale or unknown:
-                try:
-                    self._refresh()
-                except (httpx.HTTPError, KeyError, ValueError) as exc:
-                    if not self._keys:
-                        raise _invalid(f"the issuer's signing keys could not be read ({type(exc).__name__})") from None
-            if kid not in self._keys:
-                if not kid and len(self._keys) == 1:
-                    return next(iter(self._keys.values()))
-                raise _invalid("the token is signed with a key the issuer does not publish")
-            return self._keys[kid]
+        try:
+            client = self._client()
+            if not kid:
+                keys = client.get_signing_keys()
+                if len(keys) != 1:
+                    raise _invalid("the token names no key and the issuer publishes several")
+                return keys[0].key
+            return client.get_signing_key(kid).key
+        except PyJWKClientConnectionError as exc:
+            raise _invalid(f"the issuer's signing keys could not be read ({exc})") from None
+        except (httpx.HTTPError, KeyError, ValueError) as exc:
+            raise _invalid(f"the issuer's signing keys could not be read ({type(exc).__name__})") from None
+        except PyJWKClientError:
+            raise _invalid("the token is signed with a key the issuer does not publish") from None
 
     # tokens ----------------------------------------------------------------------------------------------------
 
@@ -239,6 +231,23 @@ class JwtAuthenticator:
             tenant_id=claims.get("tid"),
             claims=claims,
         )
+
+
+class _IssuerJwks(PyJWKClient):
+    """PyJWKClient (cached key set, one forced refresh per cooldown for an unknown kid) fetching through the
+    authenticator's fetcher, so a private issuer's CA and in-test issuers work the same way."""
+
+    def __init__(self, uri: str, fetch: Fetcher) -> None:
+        super().__init__(uri, cache_jwk_set=True, lifespan=KEYS_TTL, cooldown_duration=KEY_REFRESH_MIN_INTERVAL)
+        self._fetcher = fetch
+
+    def fetch_data(self) -> Any:
+        try:
+            data = self._as_jwk_set_payload(self._fetcher(self.uri))
+        except (httpx.HTTPError, ValueError) as exc:
+            raise PyJWKClientConnectionError(type(exc).__name__) from None
+        self._last_successful_fetch = time.monotonic()  # as PyJWKClient's own fetch_data: starts the cooldown
+        return data
 
 
 def _utc(value: Any) -> str:

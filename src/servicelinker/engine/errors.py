@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.ids import ResourceId
 
 
 def cluster_busy(cluster_id: str, state: str) -> ArmError:
-    name = cluster_id.rstrip("/").rsplit("/", 1)[-1]
+    name = ResourceId.parse(cluster_id).name
     return ArmError(
         ErrorCode.CONFLICT,
         f"Operation returned an invalid status code 'Conflict'. The cluster '{name}' is in provisioning state "
@@ -75,7 +76,7 @@ def not_reconciled(reason: str, message: str) -> ArmError:
 
 
 def linker_not_found(linker_id: str) -> ArmError:
-    name = linker_id.rstrip("/").rsplit("/", 1)[-1]
+    name = ResourceId.parse(linker_id).name
     return ArmError(
         ErrorCode.RESOURCE_NOT_FOUND,
         f"The Resource 'Microsoft.ServiceLinker/linkers/{name}' under resource "

@@ -32,13 +32,22 @@ from dataclasses import dataclass, field, replace
 from typing import Generic, NamedTuple, TypeVar
 from urllib.parse import unquote, unquote_plus, urlsplit
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from redis.connection import SSLConnection, parse_url
+
+from servicelinker.catalog import services
+
 POSTGRESQL = "postgresql"
 MYSQL = "mysql"
 SQLSERVER = "sqlserver"
-DEFAULT_DB_PORTS: dict[str, int] = {POSTGRESQL: 5432, MYSQL: 3306, SQLSERVER: 1433}
+#: The port a driver uses when a configuration names none: the service's default (catalog/services.py).
+DEFAULT_DB_PORTS: dict[str, int | None] = {POSTGRESQL: services.POSTGRESQL.default_port,
+                                           MYSQL: services.MYSQL.default_port, SQLSERVER: services.SQL.default_port}
+#: redis-py's default port for a URL without one (the Redis protocol's own port, not Azure's TLS port).
 REDIS_PORT = 6379
 #: StackExchange.Redis's default port when `ssl=True` (Azure Cache for Redis' TLS port).
-REDIS_TLS_PORT = 6380
+REDIS_TLS_PORT = services.REDIS.default_port or 6380
 AZURE_ENDPOINT_SUFFIX = "core.windows.net"
 STORAGE_SERVICES = ("blob", "queue", "table", "file")
 
@@ -249,64 +258,26 @@ def _pick(pairs: Iterable[tuple[str, str]], *names: str, case: bool = True) -> s
 # ============================================================================================ libpq
 
 
-_LIBPQ_KEY = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*")
-
-
-def parse_libpq_keywords(text: str) -> list[tuple[str, str]] | None:
-    """libpq's `key = value ...` grammar (PQconninfoParse): values bare or single-quoted, `\\` escapes the next
-    character in both. None when `text` does not follow the grammar."""
-    pairs: list[tuple[str, str]] = []
-    i = 0
-    n = len(text)
-    while True:
-        while i < n and text[i].isspace():
-            i += 1
-        if i >= n:
-            return pairs
-        m = _LIBPQ_KEY.match(text, i)
-        if m is None:
-            return None
-        i = m.end()
-        value, i = _libpq_value(text, i)
-        if value is None:
-            return None
-        pairs.append((m.group(1), value))
-
-
-def _libpq_value(text: str, i: int) -> tuple[str | None, int]:
-    out: list[str] = []
-    n = len(text)
-    if i < n and text[i] == "'":
-        i += 1
-        while i < n and text[i] != "'":
-            if text[i] == "\\" and i + 1 < n:
-                i += 1
-            out.append(text[i])
-            i += 1
-        if i >= n:
-            return None, i  # unterminated quote
-        return "".join(out), i + 1
-    while i < n and not text[i].isspace():
-        if text[i] == "\\" and i + 1 < n:
-            i += 1
-        out.append(text[i])
-        i += 1
-    return "".join(out), i
+def parse_libpq_keywords(text: str) -> dict[str, str] | None:
+    """libpq's own parse (PQconninfoParse, through psycopg) of a `key = value ...` string; None when libpq rejects it
+    (bad grammar, an unknown keyword) or it is a URI."""
+    if "://" in text.split("=", 1)[0]:
+        return None
+    try:
+        return {k: str(v) for k, v in conninfo_to_dict(text).items() if v is not None}
+    except psycopg.ProgrammingError:
+        return None
 
 
 def _is_libpq(value: str) -> bool:
     pairs = parse_libpq_keywords(value)
-    if not pairs:
-        return False
-    names = {k for k, _ in pairs}
-    return bool(names & {"host", "hostaddr", "dbname"}) and all(k == k.lower() for k in names)
+    return bool(pairs) and bool(set(pairs or {}) & {"host", "hostaddr", "dbname"})
 
 
 _LIBPQ_FIELDS = ("host", "hostaddr", "port", "dbname", "user", "password", "sslmode")
 
 
-def _from_libpq_pairs(shape: str, key: str, pairs: list[tuple[str, str]], engine: str | None) -> DatabaseParams:
-    d = dict(pairs)  # libpq: a repeated keyword's last value wins
+def _from_libpq_pairs(shape: str, key: str, d: Mapping[str, str], engine: str | None) -> DatabaseParams:
     host = d.get("host") or d.get("hostaddr")
     first_host = host.split(",")[0] if host else None
     port = d.get("port", "").split(",")[0]
@@ -354,32 +325,12 @@ def _split_uri(key: str, value: str, schemes: tuple[str, ...]) -> tuple[str, str
 
 
 def _parse_pg_uri(key: str, value: str) -> DatabaseParams:
-    userinfo, hostspec, path, query = _split_uri(key, value, ("postgresql://", "postgres://"))
-    user, _, password = userinfo.partition(":")
-    host, port = _first_host(key, hostspec)
-    pairs = _query_pairs(query, unquote)
-    base = DatabaseParams(
-        shape="postgresql-uri",
-        keys=(key,),
-        engine=POSTGRESQL,
-        host=unquote(host) if host else None,
-        port=port,
-        database=unquote(path) or None,
-        user=unquote(user) or None,
-        password=unquote(password) if ":" in userinfo else None,
-    )
-    # Query keywords override the URI's parts, as in libpq.
-    over = _from_libpq_pairs("postgresql-uri", key, pairs, POSTGRESQL)
-    return replace(
-        base,
-        host=over.host or base.host,
-        port=over.port or base.port,
-        database=over.database or base.database,
-        user=over.user or base.user,
-        password=over.password if over.password is not None else base.password,
-        sslmode=over.sslmode,
-        options=over.options,
-    )
+    """libpq's own URI parse (percent-decoding, multi-host, query keywords overriding the URI's parts)."""
+    try:
+        parsed = {k: str(v) for k, v in conninfo_to_dict(value.strip()).items() if v is not None}
+    except psycopg.ProgrammingError:
+        raise ExtractError(key, "not a valid PostgreSQL URI") from None
+    return _from_libpq_pairs("postgresql-uri", key, parsed, POSTGRESQL)
 
 
 def _parse_mysql_uri(key: str, value: str) -> DatabaseParams:
@@ -706,27 +657,24 @@ def _parse_go_mysql(key: str, value: str) -> DatabaseParams:
 
 
 def _parse_redis_url(key: str, value: str) -> RedisParams:
-    """redis-py `from_url` semantics; a key with an unescaped `/`, `?` or `#` ends the authority early, exactly
-    as it would in the application, which then has no usable host."""
+    """redis-py's own parse (`redis.connection.parse_url`, what `from_url` uses); a key with an unescaped `/`, `?` or
+    `#` ends the authority early, exactly as it would in the application, which then has no usable host."""
     problem = "not a valid Redis URL (a '/', '?', '#' or '@' in the key must be percent-encoded)"
     try:
-        url = urlsplit(value.strip())
-        port = url.port
+        parsed = parse_url(value.strip())
     except ValueError:
         raise ExtractError(key, problem) from None
-    if not url.hostname:
+    if not parsed.get("host"):
         raise ExtractError(key, problem)
-    pairs = _query_pairs(url.query, unquote)
-    db_raw = url.path.lstrip("/") or _pick(pairs, "db")
     return RedisParams(
         shape="redis-url",
         keys=(key,),
-        host=unquote(url.hostname),
-        port=port or REDIS_PORT,
-        password=unquote(url.password) if url.password else None,  # redis-py: an empty password is none
-        username=unquote(url.username) if url.username else None,
-        db=_int(key, db_raw, "database index") or 0,
-        tls=url.scheme.lower() == "rediss",
+        host=str(parsed["host"]),
+        port=int(parsed.get("port") or REDIS_PORT),
+        password=parsed.get("password") or None,  # redis-py: an empty password is none
+        username=parsed.get("username") or None,
+        db=int(parsed.get("db") or 0),
+        tls=parsed.get("connection_class") is SSLConnection,
     )
 
 
