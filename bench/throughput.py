@@ -80,7 +80,7 @@ def main() -> int:
         templates: dict[str, bl.RawTemplate] = {}
         for target, body in (("postgres", bl.postgres_body(account, NAMESPACE)), ("redis", bl.redis_body(NAMESPACE))):
             name = f"warm{target[:2]}_{stamp}"
-            op = warm.create_or_update(bl.linker_id(name), body)
+            op = warm.run(warm.begin_create_or_update(bl.linker_id(name), body).id)
             if op.status != "Succeeded":
                 raise SystemExit(f"warm-up create {name} failed: {op.error}")
             templates[target] = bl.capture_template(kube, name)
@@ -105,7 +105,8 @@ def main() -> int:
             body = bl.postgres_body(account, NAMESPACE) if target == "postgres" else bl.redis_body(NAMESPACE)
             t0 = time.perf_counter()
             try:
-                op = engine().create_or_update(bl.linker_id(name), body)
+                eng = engine()
+                op = eng.run(eng.begin_create_or_update(bl.linker_id(name), body).id)
                 outcome = None if op.status == "Succeeded" else f"operation {op.status}: {op.error}"
             except Exception as exc:
                 outcome = _error_text(exc)

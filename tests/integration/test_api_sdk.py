@@ -233,12 +233,14 @@ def test_remote_engine_matches_in_process(
     assert render([views.linker_view(s) for s in remote.list_linkers(SOURCE)]) == render(
         [views.linker_view(s) for s in local.list_linkers(SOURCE)]
     )
-    validated = remote.validate(lid)
+    validated = remote.run(remote.begin_validate(lid).id)
     assert validated.result is not None
     assert validated.result["properties"]["isConnectionAvailable"] is True
     stored = local.operation(validated.id)
     assert stored is not None and stored.result == validated.result  # the ValidateOperationResult, unchanged
-    deleted = remote.delete(lid)
+    begun = remote.begin_delete(lid)
+    assert begun is not None
+    deleted = remote.run(begun.id)
     assert deleted is not None and deleted.status == "Succeeded"
     assert remote.begin_delete(lid) is None and remote.find(lid) is None
     with pytest.raises(ArmError) as via_rest:

@@ -44,7 +44,7 @@ from servicelinker.kube.contract import (
     WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION,
     WORKLOAD_IDENTITY_TENANT_ID_ANNOTATION,
 )
-from servicelinker.operator.reconcile import to_dict
+from servicelinker.operator.desired import to_dict
 from servicelinker.operator.sync import FINALIZER, OperatorThread, sync_once
 
 pytestmark = pytest.mark.integration

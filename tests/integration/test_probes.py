@@ -31,7 +31,7 @@ from servicelinker.catalog.targets import get_target
 from servicelinker.model.linker import AzureResource, LinkerProperties, SecretAuthInfo, ValueSecretInfo
 from servicelinker.model.records import TargetFacts
 from servicelinker.probes import probe
-from servicelinker.probes.live import shared_key_list
+from servicelinker.probes.storage import shared_key_list
 
 pytestmark = pytest.mark.integration
 

@@ -136,7 +136,7 @@ def namespace(
     engine = engine_factory(store, inventory)
     lid = format_connection_id(SOURCE, f"warm_{uuid.uuid4().hex[:5]}")
     started = time.monotonic()
-    done = engine.create_or_update(lid, redis_resource(name))
+    done = engine.run(engine.begin_create_or_update(lid, redis_resource(name)).id)
     TIMINGS["one create, in process"] = time.monotonic() - started
     assert done.status == "Succeeded", json.dumps(done.error)
     yield name
@@ -236,7 +236,7 @@ def test_kill_9_mid_step_then_a_new_runner_on_this_host_resumes_at_once(
 ) -> None:
     url = store_url
     backend = url.split(":", 1)[0].split("+")[0]
-    store = Store(url)
+    store = Store(url, keys=Settings().key_list())
     block = tmp_path / "block"
     block.mkdir()
     lid, op = _begin(store, inventory, namespace, "killed")
@@ -275,7 +275,7 @@ def test_kill_9_of_a_runner_on_another_host_is_resumed_when_its_lease_expires(
     stack_env: dict[str, str], inventory: Path, namespace: str, kube: Any, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    store = Store(url)
+    store = Store(url, keys=Settings().key_list())
     block = tmp_path / "block"
     block.mkdir()
     lid, op = _begin(store, inventory, namespace, "remote")
@@ -309,7 +309,7 @@ def test_a_runner_that_keeps_dying_ends_the_operation_failed_naming_the_step(
     stack_env: dict[str, str], inventory: Path, namespace: str, kube: Any, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    store = Store(url)
+    store = Store(url, keys=Settings().key_list())
     block = tmp_path / "block"
     block.mkdir()  # never released: every attempt stops in the blocked step
     lid, op = _begin(store, inventory, namespace, "doomed")
@@ -357,10 +357,10 @@ def test_two_runner_processes_on_one_postgresql_store_run_100_concurrent_creates
     argv = [sys.executable, "-m", "tests.integration.test_runner_durability", "server", "--url", url,
             "--names", str(tmp_path / "names.json"), "--namespace", namespace,
             "--workers", "4", "--go", str(go)]  # fmt: skip
-    Store(url).close()  # migrate once up front, so both servers start on a ready schema
+    Store(url, keys=Settings().key_list()).close()  # migrate once up front, so both servers start on a ready schema
     procs = [subprocess.Popen(argv, cwd=ROOT, env=stack_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]  # fmt: skip
-    store = Store(url)
+    store = Store(url, keys=Settings().key_list())
     linker_ids = [format_connection_id(SOURCE, n) for n in names]
     try:
         time.sleep(2.0)  # both imported and started their runners
@@ -411,7 +411,7 @@ def test_zz_report_timings() -> None:
 
 
 def _runner_main(args: argparse.Namespace) -> None:
-    store = Store(args.url)
+    store = Store(args.url, keys=Settings().key_list())
     inventory = Path(os.environ["SL_STATE_DIR"]) / "local-cloud.json"
     block = Path(args.block) if args.block else None
     runner = Runner(lambda: engine_factory(store, inventory, block), store, owner=make_owner(args.host),
@@ -440,7 +440,7 @@ class _Counting:
 
 def _server_main(args: argparse.Namespace) -> None:
     """A server: PUTs every name (4 request threads), submitting each operation to its own Runner."""
-    store = Store(args.url)
+    store = Store(args.url, keys=Settings().key_list())
     inventory = Path(os.environ["SL_STATE_DIR"]) / "local-cloud.json"
     counts, lock = [0], threading.Lock()
     runner = Runner(lambda: _Counting(engine_factory(store, inventory), counts, lock),  # type: ignore[arg-type,return-value]

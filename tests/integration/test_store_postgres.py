@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from sqlalchemy.exc import OperationalError
 
+from servicelinker.settings import Settings
 from servicelinker.store import migrate
 from servicelinker.store.db import Base
 from servicelinker.store.repository import Store
@@ -249,7 +250,7 @@ def test_two_processes_claiming_200_operations_concurrently_claim_each_once(
 
 
 def _claimer_main(url: str, owner: str, threads: int, go: str) -> None:
-    stores = [Store(url) for _ in range(2)]  # keys from SL_STORE_KEYS
+    stores = [Store(url, keys=Settings().key_list()) for _ in range(2)]  # keys from SL_STORE_KEYS
     out: list[str] = []
     lock = threading.Lock()
     start = threading.Barrier(threads)

@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from servicelinker.model import linker as m
+from servicelinker.model import results as r
 
 pytestmark = pytest.mark.unit
 
@@ -239,11 +240,11 @@ ROUND_TRIPS: list[tuple[str, type[BaseModel], dict[str, Any]]] = [
     ("LinkerList.json", m.ResourceList, LINKER_LIST),
     ("PutLinker.json 200", m.LinkerResource, PUT_LINKER_RESPONSE),
     ("PutConnector.json 200", m.LinkerResource, PUT_CONNECTOR_RESPONSE),
-    ("PutDryrun.json 200", m.DryrunResource, PUT_DRYRUN_RESPONSE),
-    ("ValidateLinkerSuccess.json", m.ValidateOperationResult, VALIDATE_LINKER),
-    ("GetConfigurations.json", m.ConfigurationResult, GET_CONFIGURATIONS),
-    ("ConfigurationNamesList.json", m.ConfigurationNameResult, CONFIGURATION_NAMES_LIST),
-    ("LinkerGenerateConfigurations.json", m.ConfigurationResult, GENERATE_CONFIGURATIONS),
+    ("PutDryrun.json 200", r.DryrunResource, PUT_DRYRUN_RESPONSE),
+    ("ValidateLinkerSuccess.json", r.ValidateOperationResult, VALIDATE_LINKER),
+    ("GetConfigurations.json", r.ConfigurationResult, GET_CONFIGURATIONS),
+    ("ConfigurationNamesList.json", r.ConfigurationNameResult, CONFIGURATION_NAMES_LIST),
+    ("LinkerGenerateConfigurations.json", r.ConfigurationResult, GENERATE_CONFIGURATIONS),
     ("recorded AKS secret PUT", m.LinkerResource, AKS_SECRET_PUT),
     ("recorded AKS workload-identity PUT", m.LinkerResource, AKS_WI_PUT),
 ]
@@ -258,7 +259,7 @@ def test_spec_examples_round_trip(title: str, model: type[BaseModel], body: dict
 def test_local_reference_example_round_trips() -> None:
     example = json.loads(LOCAL_EXAMPLE.read_text())
     body = example["responses"]["200"]["body"]
-    result = m.ValidateResult.model_validate(body)
+    result = r.ValidateResult.model_validate(body)
     assert result.response_dump() == body
     assert result.is_connection_available is True
     assert [d.result for d in result.validation_detail or []] == ["success", "warning"]
@@ -266,8 +267,8 @@ def test_local_reference_example_round_trips() -> None:
 
 @pytest.mark.parametrize("request_body", [PUT_LINKER_REQUEST, PUT_DRYRUN_REQUEST], ids=["PutLinker", "PutDryrun"])
 def test_put_request_secret_is_write_only(request_body: dict[str, Any]) -> None:
-    model: type[m.LinkerResource] | type[m.DryrunResource] = (
-        m.DryrunResource if "parameters" in request_body["properties"] else m.LinkerResource
+    model: type[m.LinkerResource] | type[r.DryrunResource] = (
+        r.DryrunResource if "parameters" in request_body["properties"] else m.LinkerResource
     )
     parsed = model.model_validate(request_body)
     assert parsed.request_dump() == request_body
@@ -485,16 +486,16 @@ def test_every_spec_property_has_its_camel_case_alias() -> None:
         "DaprProperties": m.DaprProperties,
         "DaprMetadata": m.DaprMetadata,
         "VNetSolution": m.VNetSolution,
-        "ValidateResult": m.ValidateResult,
-        "ValidationResultItem": m.ValidationResultItem,
-        "SourceConfiguration": m.SourceConfiguration,
-        "ConfigurationNames": m.ConfigurationNames,
-        "ConfigurationName": m.ConfigurationName,
-        "DryrunProperties": m.DryrunProperties,
-        "DryrunOperationPreview": m.DryrunOperationPreview,
+        "ValidateResult": r.ValidateResult,
+        "ValidationResultItem": r.ValidationResultItem,
+        "SourceConfiguration": r.SourceConfiguration,
+        "ConfigurationNames": r.ConfigurationNames,
+        "ConfigurationName": r.ConfigurationName,
+        "DryrunProperties": r.DryrunProperties,
+        "DryrunOperationPreview": r.DryrunOperationPreview,
         "UserAssignedIdentityAuthInfo": m.UserAssignedIdentityAuthInfo,
         "ServicePrincipalSecretAuthInfo": m.ServicePrincipalSecretAuthInfo,
-        "PermissionsMissingDryrunPrerequisiteResult": m.PermissionsMissingDryrunPrerequisiteResult,
+        "PermissionsMissingDryrunPrerequisiteResult": r.PermissionsMissingDryrunPrerequisiteResult,
         "ConfigurationStore": m.ConfigurationStore,
         "AzureKeyVaultProperties": m.AzureKeyVaultProperties,
     }
@@ -637,6 +638,6 @@ def test_api_versions() -> None:
 
 
 def test_configuration_name_credential_extension_is_optional() -> None:
-    name = m.ConfigurationName(value="AZURE_X_KEY", description="d", required=True, credential=True)
+    name = r.ConfigurationName(value="AZURE_X_KEY", description="d", required=True, credential=True)
     assert name.response_dump() == {"value": "AZURE_X_KEY", "description": "d", "required": True, "credential": True}
-    assert m.ConfigurationName(value="A").response_dump() == {"value": "A"}
+    assert r.ConfigurationName(value="A").response_dump() == {"value": "A"}

@@ -17,8 +17,7 @@ from servicelinker.kube.contract import (
     ReadyReason,
     ServiceConnectionSpec,
 )
-from servicelinker.operator.reconcile import (
-    Expectations,
+from servicelinker.operator.desired import (
     ReconcileError,
     ReconcileResult,
     b64,
@@ -33,6 +32,7 @@ from servicelinker.operator.reconcile import (
     secret_data,
     status_patch,
 )
+from servicelinker.operator.reconcile import Expectations
 
 pytestmark = pytest.mark.unit
 

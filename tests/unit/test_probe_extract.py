@@ -24,7 +24,8 @@ from servicelinker.model.linker import (
 )
 from servicelinker.model.records import TargetFacts
 from servicelinker.probes import extract as ex
-from servicelinker.probes.live import Scrubber, probe
+from servicelinker.probes.live import probe
+from servicelinker.probes.results import Scrubber
 
 pytestmark = pytest.mark.unit
 

@@ -19,7 +19,7 @@ from servicelinker.api.routes_linkers import ERROR, ResourceUri, merge_patch
 from servicelinker.engine import Engine
 from servicelinker.model.errors import ArmError, ErrorCode
 from servicelinker.model.ids import LINKER_PROVIDER
-from servicelinker.model.linker import CreateOrUpdateDryrunParameters, DryrunList, DryrunPatch, DryrunResource
+from servicelinker.model.results import CreateOrUpdateDryrunParameters, DryrunList, DryrunPatch, DryrunResource
 
 READ = "Microsoft.ServiceLinker/dryruns/read"
 WRITE = "Microsoft.ServiceLinker/dryruns/write"

@@ -36,15 +36,8 @@ from servicelinker.catalog.configuration import to_configuration_result
 from servicelinker.engine import Engine
 from servicelinker.model.errors import ArmError, ErrorCode, ErrorResponse
 from servicelinker.model.ids import ResourceId, format_connection_id
-from servicelinker.model.linker import (
-    ConfigurationInfo,
-    ConfigurationResult,
-    DaprConfigurationList,
-    LinkerPatch,
-    LinkerResource,
-    ResourceList,
-    ValidateOperationResult,
-)
+from servicelinker.model.linker import ConfigurationInfo, LinkerPatch, LinkerResource, ResourceList
+from servicelinker.model.results import ConfigurationResult, DaprConfigurationList, ValidateOperationResult
 
 PREFIX = "/{resource_uri:path}/providers/Microsoft.ServiceLinker"
 READ = "Microsoft.ServiceLinker/linkers/read"

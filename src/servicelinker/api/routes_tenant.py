@@ -28,7 +28,7 @@ from servicelinker.catalog import auth
 from servicelinker.catalog.configuration import configuration_names
 from servicelinker.catalog.targets import TARGETS, find_targets_by_provider_type
 from servicelinker.model.errors import ArmError, ErrorCode
-from servicelinker.model.linker import ConfigurationNameResult
+from servicelinker.model.results import ConfigurationNameResult
 
 router = APIRouter(tags=["Tenant"])
 OperationsVersion = Annotated[str, Depends(api_version_param("operations"))]

@@ -29,11 +29,6 @@ from servicelinker.model.errors import ArmError, ErrorCode
 from servicelinker.model.ids import ResourceId
 from servicelinker.model.linker import (
     ActionType,
-    ConfigurationName,
-    ConfigurationNameItem,
-    ConfigurationNameResult,
-    ConfigurationNames,
-    ConfigurationResult,
     LinkerProperties,
     LinkerResource,
     SecretAuthInfo,
@@ -42,6 +37,13 @@ from servicelinker.model.linker import (
     ValueSecretInfo,
 )
 from servicelinker.model.records import Configuration, TargetFacts
+from servicelinker.model.results import (
+    ConfigurationName,
+    ConfigurationNameItem,
+    ConfigurationNameResult,
+    ConfigurationNames,
+    ConfigurationResult,
+)
 
 COSMOS_KEYS_API_VERSION = "2021-04-15"
 

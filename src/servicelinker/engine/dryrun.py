@@ -25,14 +25,16 @@ from servicelinker.model.ids import LINKER_PROVIDER, ResourceId, format_connecti
 from servicelinker.model.linker import (
     DRYRUN_RESOURCE_TYPE,
     AzureResource,
+    LinkerProperties,
+    LinkerResource,
+    UserAssignedIdentityAuthInfo,
+)
+from servicelinker.model.results import (
     BasicErrorDryrunPrerequisiteResult,
     CreateOrUpdateDryrunParameters,
     DryrunOperationPreview,
     DryrunResource,
-    LinkerProperties,
-    LinkerResource,
     PermissionsMissingDryrunPrerequisiteResult,
-    UserAssignedIdentityAuthInfo,
 )
 
 Prerequisite = BasicErrorDryrunPrerequisiteResult | PermissionsMissingDryrunPrerequisiteResult

@@ -16,8 +16,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from servicelinker.model.linker import ConfigurationInfo, CreateOrUpdateDryrunParameters, LinkerResource
+from servicelinker.model.linker import ConfigurationInfo, LinkerResource
 from servicelinker.model.records import Configuration, LinkerRecord, Operation, Step
+from servicelinker.model.results import CreateOrUpdateDryrunParameters
 
 ProgressListener = Callable[[Step], None]
 

@@ -27,7 +27,7 @@ from azure.core import PipelineClient
 from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError
 from azure.core.paging import ItemPaged
 from azure.core.pipeline import PipelineResponse
-from azure.core.pipeline.policies import HeadersPolicy, RetryPolicy
+from azure.core.pipeline.policies import HeadersPolicy, RequestIdPolicy, RetryPolicy
 from azure.core.polling import LROPoller
 from azure.core.rest import HttpRequest, HttpResponse
 from azure.mgmt.core.polling.arm_polling import ARMPolling
@@ -35,13 +35,9 @@ from azure.mgmt.core.polling.arm_polling import ARMPolling
 from servicelinker.engine.interface import ExtensionReport, IdentityRef, ProgressListener
 from servicelinker.model.errors import ArmError, ErrorCode, ErrorDetail
 from servicelinker.model.ids import LINKER_PROVIDER, ResourceId
-from servicelinker.model.linker import (
-    DEFAULT_API_VERSION,
-    ConfigurationInfo,
-    CreateOrUpdateDryrunParameters,
-    LinkerResource,
-)
+from servicelinker.model.linker import DEFAULT_API_VERSION, ConfigurationInfo, LinkerResource
 from servicelinker.model.records import TERMINAL_STATUSES, Configuration, LinkerRecord, Operation, Step
+from servicelinker.model.results import CreateOrUpdateDryrunParameters
 from servicelinker.settings import Settings
 
 IDENTITY_API_VERSION = "2023-01-31"
@@ -165,7 +161,7 @@ class RemoteEngine:
         options.update(transport_options)
         self._client: PipelineClient[HttpRequest, HttpResponse] = PipelineClient(
             base_url=settings.endpoint,
-            policies=[HeadersPolicy(headers), RetryPolicy(retry_total=3, retry_backoff_factor=0.5)],
+            policies=[RequestIdPolicy(), HeadersPolicy(headers), RetryPolicy(retry_total=3, retry_backoff_factor=0.5)],
             connection_timeout=10,
             read_timeout=settings.timeout,
             **options,

@@ -21,13 +21,9 @@ from servicelinker.engine.oplog import OperationLog
 from servicelinker.engine.validation import Validator
 from servicelinker.model.errors import ArmError, ErrorCode
 from servicelinker.model.ids import ResourceId, parse_connection_id, validate_source_id
-from servicelinker.model.linker import (
-    ConfigurationInfo,
-    CreateOrUpdateDryrunParameters,
-    LinkerResource,
-    ProvisioningState,
-)
+from servicelinker.model.linker import ConfigurationInfo, LinkerResource, ProvisioningState
 from servicelinker.model.records import Configuration, LinkerRecord, Operation, blank_credentials
+from servicelinker.model.results import CreateOrUpdateDryrunParameters
 from servicelinker.store.repository import Store, StoredLinker
 
 

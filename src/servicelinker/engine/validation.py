@@ -19,7 +19,8 @@ from servicelinker.engine.context import EngineContext
 from servicelinker.engine.ports import ClusterPort
 from servicelinker.kube import connections as kconn
 from servicelinker.model.errors import ArmError
-from servicelinker.model.linker import LinkerResource, ValidateOperationResult, ValidateResult, ValidationResultItem
+from servicelinker.model.linker import LinkerResource
+from servicelinker.model.results import ValidateOperationResult, ValidateResult, ValidationResultItem
 
 TARGET_EXISTENCE = "Target resource existence validated."
 TARGET_FIREWALL = "Target service firewall validated."

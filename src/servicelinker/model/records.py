@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from servicelinker.model.linker import ConfigurationType, SourceConfiguration
+from servicelinker.model.linker import ConfigurationType
+from servicelinker.model.results import SourceConfiguration
 
 #: Operation states that still have work left (a runner may claim them).
 ACTIVE_STATUSES = ("Accepted", "Running")

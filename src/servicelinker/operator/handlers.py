@@ -48,21 +48,17 @@ from servicelinker.kube.contract import (
     SYSTEM_NAMESPACE,
     ReadyReason,
 )
-from servicelinker.operator.reconcile import (
+from servicelinker.operator.desired import (
     FIELD_MANAGER,
     SECRET,
     SERVICE_ACCOUNT,
     Connection,
-    Expectations,
     ReconcileResult,
-    cleanup,
-    get_connection,
     owner_ref,
     parse_connection,
-    reconcile,
     to_dict,
-    write_status,
 )
+from servicelinker.operator.reconcile import Expectations, cleanup, get_connection, reconcile, write_status
 from servicelinker.settings import Settings
 
 log = logging.getLogger("servicelinker.operator")

@@ -26,16 +26,9 @@ from pydantic import BaseModel, Field
 from servicelinker.kube.client import ServiceConnection, await_api, load_config
 from servicelinker.kube.contract import MANAGED_BY, MANAGED_BY_LABEL, SYNC_STATUS_CONFIGMAP, SYSTEM_NAMESPACE
 from servicelinker.operator import handlers
+from servicelinker.operator.desired import FIELD_MANAGER, ReconcileResult, parse_connection, rfc3339, to_dict
 from servicelinker.operator.handlers import OperatorConfig, OperatorState
-from servicelinker.operator.reconcile import (
-    FIELD_MANAGER,
-    ReconcileResult,
-    parse_connection,
-    reconcile,
-    rfc3339,
-    to_dict,
-    write_status,
-)
+from servicelinker.operator.reconcile import reconcile, write_status
 
 SYNC_FIELD_MANAGER = "servicelinker-sc-job"
 #: kopf's own bookkeeping lives under our domain, not kopf.zalando.org, so `kubectl get -o yaml` says whose it is.

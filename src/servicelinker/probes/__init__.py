@@ -4,6 +4,7 @@
 reference §4, per client type); `live` reaches the target with them and reports what it reached, never a secret.
 """
 
-from servicelinker.probes.live import ProbeResult, probe
+from servicelinker.probes.live import probe
+from servicelinker.probes.results import ProbeResult
 
 __all__ = ["ProbeResult", "probe"]
