@@ -38,18 +38,13 @@ from localcloud.inventory import LOCAL_SUBSCRIPTION
 from tests.support.api_server import ApiServer
 
 PORT_BASE = int(os.environ.get("SL_TEST_PORT_BASE", "28000"))
-#: shared/reference beside the repository (the work tree and CI's clone both have it there), or SL_REFERENCE_DIR.
-REFERENCE = Path(os.environ.get("SL_REFERENCE_DIR", str(Path(__file__).resolve().parents[3] / "shared" / "reference")))
-SPEC_DIR = REFERENCE / "rest-spec" / "Microsoft.ServiceLinker" / "ServiceLinker" / "stable" / "2024-04-01"
+#: Microsoft's published specification, vendored with its license (tests/data/rest-spec/README.md, LICENSE).
+REST_SPEC = Path(__file__).resolve().parents[1] / "data" / "rest-spec"
+SPEC_DIR = REST_SPEC / "Microsoft.ServiceLinker" / "ServiceLinker" / "stable" / "2024-04-01"
 SPEC = SPEC_DIR / "servicelinker.json"
-COMMON = REFERENCE / "rest-spec" / "common-types" / "resource-management" / "v3" / "types.json"
+COMMON = REST_SPEC / "common-types" / "resource-management" / "v3" / "types.json"
 COMMON_REF = "../../../../../../common-types/resource-management/v3/types.json"
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not (REFERENCE / "rest-spec").is_dir(), reason="the published spec (shared/reference) is absent"
-    ),
-]
+pytestmark = pytest.mark.integration
 VERSION = "2024-04-01"
 SOURCE = localcloud.resource_ids()["kube"]
 REDIS_DB = localcloud.resource_ids()["redis"] + "/databases/0"

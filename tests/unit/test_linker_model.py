@@ -14,7 +14,7 @@ from servicelinker.model import results as r
 
 pytestmark = pytest.mark.unit
 
-REST_SPEC = Path("/work/shared/reference/rest-spec")
+REST_SPEC = Path(__file__).resolve().parents[1] / "data" / "rest-spec"
 LOCAL_EXAMPLE = REST_SPEC / "Microsoft.ServiceLinker/stable/2022-05-01/examples/ValidateLinkSuccess.json"
 SPEC_2024_04 = REST_SPEC / "Microsoft.ServiceLinker/ServiceLinker/stable/2024-04-01/servicelinker.json"
 
