@@ -6,8 +6,6 @@ from __future__ import annotations
 from localcloud.adapter import LocalCloud
 from localcloud.inventory import LOCAL_SUBSCRIPTION
 from servicelinker.cli import common
-from servicelinker.model.errors import ArmError, ErrorCode
-from servicelinker.model.ids import validate_source_id
 
 
 def cloud() -> LocalCloud:
@@ -20,14 +18,5 @@ def subscription() -> str:
 
 
 def cluster_id(resource_group: str | None, name: str | None, source: str | None) -> str:
-    if source:
-        return validate_source_id(source)
-    if not resource_group or not name:
-        raise ArmError(
-            ErrorCode.MISSING_REQUIRED_ARGUMENT,
-            "Required arguments are missing: either --source-id or both --resource-group and --name.",
-            target="--resource-group",
-            remedy="Pass -g <resource group> -n <cluster name>, or --source-id <cluster id>.",
-        )
-    return (f"/subscriptions/{subscription()}/resourceGroups/{resource_group}/providers/"
-            f"Microsoft.ContainerService/managedClusters/{name}")  # fmt: skip
+    """A cluster's id from -g/-n (in the local subscription unless SL_SUBSCRIPTION says otherwise) or --source-id."""
+    return common.source_id(None, resource_group, name, source, subscription=subscription())

@@ -50,7 +50,8 @@ def fail(error: ArmError, exit_code: int = ERROR_EXIT) -> NoReturn:
     sys.exit(exit_code)
 
 
-def source_id(eng: Engine | None, resource_group: str | None, name: str | None, source: str | None) -> str:
+def source_id(eng: Engine | None, resource_group: str | None, name: str | None, source: str | None,
+              subscription: str | None = None) -> str:  # fmt: skip
     if source:
         return validate_source_id(source)
     if not resource_group or not name:
@@ -60,7 +61,7 @@ def source_id(eng: Engine | None, resource_group: str | None, name: str | None, 
             target="--resource-group",
             remedy="Pass -g <resource group> -n <cluster name>, or --source-id <cluster id>.",
         )
-    subscription = settings().subscription or (eng or engine()).default_subscription()
+    subscription = subscription or settings().subscription or (eng or engine()).default_subscription()
     return (
         f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
         f"/providers/Microsoft.ContainerService/managedClusters/{name}"

@@ -19,7 +19,7 @@ from servicelinker.probes.extract import (
     extract_database,
 )
 from servicelinker.probes.results import (
-    _NETWORK_RULES,
+    NETWORK_RULES,
     REMEDY_SECRET,
     ProbeContext,
     ProbeErrorCode,
@@ -67,7 +67,7 @@ _PG_RULES = (
         "the configuration requires TLS but the server at {endpoint} does not offer it",
         "enable TLS on the server, or update the connection for a server without TLS",
     ),
-    *_NETWORK_RULES,
+    *NETWORK_RULES,
 )
 
 
@@ -156,7 +156,7 @@ _MYSQL_RULES = (
         "the configuration requires TLS but the server at {endpoint} does not offer it",
         "enable TLS on the server, or update the connection for a server without TLS",
     ),
-    *_NETWORK_RULES,
+    *NETWORK_RULES,
 )
 
 

@@ -14,7 +14,7 @@ from servicelinker.probes.extract import (
     extract_redis,
 )
 from servicelinker.probes.results import (
-    _NETWORK_RULES,
+    NETWORK_RULES,
     REMEDY_SECRET,
     ProbeContext,
     ProbeErrorCode,
@@ -55,7 +55,7 @@ _REDIS_RULES = (
         "database index {database} does not exist on {endpoint}",
         "update the connection with a valid database",
     ),
-    *_NETWORK_RULES,
+    *NETWORK_RULES,
 )
 
 

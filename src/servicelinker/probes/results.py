@@ -169,7 +169,7 @@ class Rule:
     remedy: str
 
 
-_NETWORK_RULES = (
+NETWORK_RULES = (
     Rule(
         r"(?i)could not translate host name|name or service not known|nodename nor servname|"
         r"temporary failure in name resolution|failed to resolve|getaddrinfo",

@@ -19,7 +19,7 @@ from servicelinker.probes.extract import (
     extract_storage,
 )
 from servicelinker.probes.results import (
-    _NETWORK_RULES,
+    NETWORK_RULES,
     REMEDY_KEY,
     ProbeContext,
     ProbeErrorCode,
@@ -55,7 +55,7 @@ _STORAGE_RULES = (
         "account {account} is not served at {endpoint}: {message}",
         "check the account name and endpoint in the configuration",
     ),
-    *_NETWORK_RULES,
+    *NETWORK_RULES,
 )
 
 _SERVICE_LABELS = {"blob": "Blob", "queue": "Queue", "table": "Table", "file": "File"}
