@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from servicelinker.catalog import naming
 from servicelinker.catalog.naming import (
     CONNECTION_NAME_ERROR,
     generate_connection_name,
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.unit
 CLIENT_ID = "CCD6321C-1111-2222-3333-444455556666"
 
 
-@pytest.mark.parametrize("name", ["storage_conn", "a", "A.b_C9", "storageblob_k3x9q", "...", "_", "x" * 300])
+@pytest.mark.parametrize("name", ["storage_conn", "a", "A.b_C9", "storageblob_k3x9q", "...", "_", "x" * 128])
 def test_valid_connection_names(name: str) -> None:
     assert validate_connection_name(name) == name
 
@@ -139,3 +140,12 @@ def test_confluent_names() -> None:
     with pytest.raises(ArmError) as err:
         validate_confluent_name("kafka-1")
     assert err.value.message == CONNECTION_NAME_ERROR
+
+
+def test_connection_names_longer_than_128_are_refused_without_echoing_them() -> None:
+    with pytest.raises(ArmError) as raised:
+        naming.validate_connection_name("x" * 129)
+    assert raised.value.code == "InvalidArgumentValue" and "at most 128" in raised.value.message
+    with pytest.raises(ArmError) as raised:
+        naming.validate_connection_name("bad-" + "y" * 100_000)
+    assert len(str(raised.value)) < 400

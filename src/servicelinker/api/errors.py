@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.errors import ArmError, ErrorCode, shown
 from servicelinker.model.linker import API_VERSIONS
 
 log = logging.getLogger("servicelinker.api")
@@ -55,7 +55,7 @@ def missing_api_version() -> ArmError:
 def invalid_api_version(version: str) -> ArmError:
     return ArmError(
         INVALID_API_VERSION,
-        f"The api-version '{version}' is invalid. The supported versions are '{supported_versions()}'.",
+        f"The api-version '{shown(version)}' is invalid. The supported versions are '{supported_versions()}'.",
         target="api-version",
         remedy="Pass one of the supported versions, e.g. ?api-version=2024-04-01.",
         status=400,
@@ -65,8 +65,8 @@ def invalid_api_version(version: str) -> ArmError:
 def unregistered_api_version(version: str, resource_type: str, location: str) -> ArmError:
     return ArmError(
         NO_REGISTERED_PROVIDER,
-        f"No registered resource provider found for location '{location}' and API version '{version}' for type "
-        f"'{resource_type}'. The supported api-versions are '{supported_versions()}'. The supported locations are "
+        f"No registered resource provider found for location '{shown(location)}' and API version "
+        f"'{shown(version)}' for type '{resource_type}'. The supported api-versions are '{supported_versions()}'. The supported locations are "
         f"'{location}'.",
         target="api-version",
         remedy="Pass one of the supported api-versions, e.g. ?api-version=2024-04-01.",
@@ -100,7 +100,7 @@ def request_content_error(errors: Sequence[Any]) -> ArmError:
     if tuple(loc) == ("query", "api-version"):
         return missing_api_version()
     path = _json_path(loc)
-    msg = str(first.get("msg", "invalid value"))
+    msg = shown(str(first.get("msg", "invalid value")), 200)
     if where == "body":
         if first.get("type") == "missing" and not path:
             return ArmError(
@@ -121,7 +121,7 @@ def request_content_error(errors: Sequence[Any]) -> ArmError:
     name = str(loc[-1]) if loc else "parameter"
     return ArmError(
         ErrorCode.INVALID_ARGUMENT_VALUE,
-        f"The {where} parameter '{name}' is invalid: {msg}.",
+        f"The {where} parameter '{shown(name)}' is invalid: {shown(msg, 200)}.",
         target=name,
         remedy=f"Fix the {where} parameter '{name}'.",
         status=400,

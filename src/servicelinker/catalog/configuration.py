@@ -25,7 +25,7 @@ from servicelinker.catalog import auth
 from servicelinker.catalog.names import COMMA, CSI, SEMICOLON, SPACE, NameSpec
 from servicelinker.catalog.services import Service
 from servicelinker.catalog.targets import Target, check_combination, target_of
-from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.errors import ArmError, ErrorCode, shown
 from servicelinker.model.ids import ResourceId
 from servicelinker.model.linker import (
     ActionType,
@@ -397,7 +397,7 @@ def build_configurations(
         raise ArmError(
             ErrorCode.UNSUPPORTED_COMBINATION,
             f"No configuration names for target {target.name}, auth type "
-            f"{auth.CONFIG_KEY_REST_AUTH.get(auth_key, auth_key)} and client type {client_type}.",
+            f"{auth.CONFIG_KEY_REST_AUTH.get(auth_key, auth_key)} and client type {shown(client_type)}.",
             target="properties.clientType",
             remedy=f"Use a supported combination (`servicelinker aks connection list-configuration-names "
             f"--target-type {target.name}`).",

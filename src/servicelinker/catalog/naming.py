@@ -19,13 +19,17 @@ import random
 import re
 import string
 
-from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.errors import ArmError, ErrorCode, shown
 from servicelinker.model.linker import LinkerProperties, UserAssignedIdentityAuthInfo
 
 CONNECTION_NAME_PATTERN = re.compile(r"^[A-Za-z0-9._]+$")
 CONNECTION_NAME_ERROR = (
     "Resource name can only contain letters (A-Z, a-z), numbers (0-9), periods ('.'), and underscores ('_')"
 )
+#: Azure publishes no maximum (NOT FOUND in the reference); 128 keeps every name derived from it (the Secret
+#: `sc-<name>-secret`, the store's keys) within Kubernetes' and the store's limits.
+CONNECTION_NAME_MAX = 128
+CONNECTION_NAME_LENGTH_ERROR = f"Resource name must be at most {CONNECTION_NAME_MAX} characters long."
 SCHEMA_SUFFIX = "_schema"
 #: The Kubernetes namespace of a connection that names none (`--kube-namespace` default; applied once, by the plan).
 DEFAULT_NAMESPACE = "default"
@@ -44,7 +48,14 @@ def validate_connection_name(name: str, *, target: str = "--connection") -> str:
             ErrorCode.INVALID_ARGUMENT_VALUE,
             CONNECTION_NAME_ERROR,
             target=target,
-            remedy=f"Rename the connection '{name}' (for example replace '-' with '_').",
+            remedy=f"Rename the connection '{shown(name)}' (for example replace '-' with '_').",
+        )
+    if len(name) > CONNECTION_NAME_MAX:
+        raise ArmError(
+            ErrorCode.INVALID_ARGUMENT_VALUE,
+            CONNECTION_NAME_LENGTH_ERROR,
+            target=target,
+            remedy=f"Choose a name of at most {CONNECTION_NAME_MAX} characters.",
         )
     return name
 

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 from servicelinker.catalog.auth import CSI_CONFIG_KEY
-from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.errors import ArmError, ErrorCode, shown
 from servicelinker.model.linker import AuthMode, AuthType, LinkerProperties
 
 REDIS_ACCESS_POLICY = "Data Owner"
@@ -88,7 +88,7 @@ def resolve_role(value: str) -> Role:
     if known is None:
         raise ArmError(
             ErrorCode.INVALID_ARGUMENT_VALUE,
-            f"Unknown role '{value}' in authInfo.roles.",
+            f"Unknown role '{shown(value)}' in authInfo.roles.",
             target="properties.authInfo.roles",
             remedy="Give a role definition id or GUID, or one of: "
             + ", ".join(sorted(r.name for r in BUILTIN_ROLES.values() if r.name)) + ".",

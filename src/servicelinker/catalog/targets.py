@@ -35,7 +35,7 @@ from servicelinker.catalog import auth
 from servicelinker.catalog import services as s
 from servicelinker.catalog.auth import CSI, SECRET, SECRET_AUTO, SERVICE_PRINCIPAL, WORKLOAD_IDENTITY
 from servicelinker.catalog.services import Service
-from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.errors import ArmError, ErrorCode, shown
 from servicelinker.model.ids import IdPattern, validate_target_id
 from servicelinker.model.linker import AzureResource, LinkerProperties, TargetServiceType
 
@@ -349,7 +349,7 @@ TARGET_NAMES: tuple[str, ...] = tuple(t.name for t in TARGETS)
 def unknown_target_error(name: str, *, field: str = "--target-type") -> ArmError:
     return ArmError(
         ErrorCode.INVALID_ARGUMENT_VALUE,
-        f"Unsupported target type '{name}' for {field}.",
+        f"Unsupported target type '{shown(name)}' for {field}.",
         target=field,
         remedy=f"Valid values: {', '.join(TARGET_NAMES)}.",
     )
@@ -392,7 +392,7 @@ def target_of(properties: LinkerProperties) -> Target:
         if target is None:
             raise ArmError(
                 ErrorCode.UNSUPPORTED_COMBINATION,
-                f"Target resource id is not supported for an AKS connection: {service.id}",
+                f"Target resource id is not supported for an AKS connection: {shown(service.id, 512)}",
                 target="properties.targetService.id",
                 remedy=f"Connect to one of: {', '.join(t.name for t in TARGETS if t.accepts_target_id)} "
                 "(see `servicelinker aks connection list-support-types`).",
@@ -403,7 +403,7 @@ def target_of(properties: LinkerProperties) -> Target:
             return target
     raise ArmError(
         ErrorCode.UNSUPPORTED_COMBINATION,
-        f"Target service type {service.type} is not supported for an AKS connection.",
+        f"Target service type {shown(service.type)} is not supported for an AKS connection.",
         target="properties.targetService.type",
         remedy="Use AzureResource, ConfluentBootstrapServer or ConfluentSchemaRegistry.",
     )
@@ -430,7 +430,7 @@ def check_combination(target: Target, properties: LinkerProperties) -> None:
     allowed = ", ".join(auth.CONFIG_KEY_REST_AUTH[k] for k in target.config_keys)
     raise ArmError(
         ErrorCode.UNSUPPORTED_COMBINATION,
-        f"Auth type '{properties.auth_info.auth_type if properties.auth_info else key}' is not supported "
+        f"Auth type '{shown(properties.auth_info.auth_type if properties.auth_info else key)}' is not supported "
         f"for target {target.name} on AKS.",
         target="properties.authInfo.authType",
         remedy=f"Use one of: {', '.join(_cli_names(target))} (REST: {allowed}).",
@@ -445,7 +445,7 @@ def _check_client_type(target: Target, client_type: str) -> None:
     if client_type not in target.client_types:
         raise ArmError(
             ErrorCode.UNSUPPORTED_COMBINATION,
-            f"Client type '{client_type}' is not supported for target {target.name} on AKS.",
+            f"Client type '{shown(client_type)}' is not supported for target {target.name} on AKS.",
             target="properties.clientType",
             remedy=f"Use one of: {', '.join(target.client_types)}.",
         )

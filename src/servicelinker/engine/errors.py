@@ -59,8 +59,9 @@ def namespace_not_found(namespace: str) -> ArmError:
     return ArmError(
         ErrorCode.INVALID_ARGUMENT_VALUE,
         f"The Kubernetes namespace '{namespace}' does not exist in the cluster.",
-        target="--kube-namespace",
-        remedy=f"Create it (`kubectl create namespace {namespace}`) or pass an existing one with --kube-namespace.",
+        target="properties.scope",
+        remedy=f"Create it (`kubectl create namespace {namespace}`) or choose an existing one (properties.scope; "
+        "az: --kube-namespace).",
     )
 
 
@@ -90,6 +91,7 @@ def missing_secret_keys() -> ArmError:
     return ArmError(
         ErrorCode.MISSING_REQUIRED_ARGUMENT,
         "Required keys missing for parameter --secret. All possible keys are: name, secret/secret-uri/secret-name",
-        target="--secret",
-        remedy="Pass the database user and password: --secret name=<user> secret=<password>.",
+        target="properties.authInfo",
+        remedy="Give the database user and password (properties.authInfo.name and secretInfo.value; az: --secret "
+        "name=<user> secret=<password>).",
     )

@@ -24,7 +24,7 @@ from servicelinker.catalog.targets import Target, check_supported, get_target
 from servicelinker.clouds.base import ClusterInfo
 from servicelinker.engine import errors, identity
 from servicelinker.engine.context import EngineContext
-from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.errors import ArmError, ErrorCode, shown
 from servicelinker.model.ids import ResourceId, parse_connection_id, validate_source_id
 from servicelinker.model.linker import AzureResource, LinkerResource, SecretAuthInfo, ValueSecretInfo
 from servicelinker.model.records import TargetFacts
@@ -83,8 +83,8 @@ def check_namespace_name(namespace: str) -> None:
     if not _DNS_LABEL.match(namespace) or len(namespace) > 63:
         raise ArmError(
             ErrorCode.INVALID_ARGUMENT_VALUE,
-            f"'{namespace}' is not a valid Kubernetes namespace name.",
-            target="--kube-namespace",
+            f"'{shown(namespace)}' is not a valid Kubernetes namespace name.",
+            target="properties.scope",
             remedy="Use lowercase letters, digits and '-' (at most 63 characters).",
         )
 
@@ -174,13 +174,13 @@ def identity_plan(
 def make_plan(ctx: EngineContext, linker_id: str, resource: LinkerResource,
               previous: StoredLinker | None) -> Plan:  # fmt: skip
     """Every synchronous check of a create/update; raises ArmError, changes nothing."""
-    cid = parse_connection_id(linker_id)
-    naming.validate_connection_name(cid.name)
-    source_id = validate_source_id(cid.source_id)
+    cid = parse_connection_id(linker_id, target="linkerName")
+    naming.validate_connection_name(cid.name, target="linkerName")
+    source_id = validate_source_id(cid.source_id, target="resourceUri")
     props = resource.properties
     target = check_supported(props)
     if isinstance(props.target_service, AzureResource) and props.target_service.id:
-        target.validate_id(props.target_service.id)
+        target.validate_id(props.target_service.id, target="properties.targetService.id")
     merge_stored_secret(previous, resource)
     check_secret_keys(target, resource)
     namespace = props.scope or naming.DEFAULT_NAMESPACE

@@ -172,8 +172,8 @@ class ConnectionEngine:
             raise ArmError(
                 ErrorCode.RESOURCE_NOT_FOUND,
                 f"Service principal '{client_id}' was not found.",
-                target="--service-principal",
-                remedy="Check the client-id, or pass object-id=<object id>.",
+                target="properties.authInfo.clientId",
+                remedy="Check the client id, or give the principal's object id (az: object-id=<id>).",
             )
         return found.principal_id
 

@@ -25,8 +25,7 @@ FIELD_MANAGER = "servicelinker-engine"
 
 
 def resource_name_for(connection_id: str, connection_name: str) -> str:
-    source = connection_id.lower().split("/providers/microsoft.servicelinker/")[0]
-    return contract.resource_name(connection_name, hashlib.sha256(source.encode()).hexdigest())
+    return contract.resource_name(connection_id, connection_name)
 
 
 def namespace_exists(client: Client, namespace: str) -> bool:

@@ -9,6 +9,7 @@ custom resources are readable more widely than Secrets, and they show up in `kub
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 from typing import Literal
 
@@ -26,6 +27,9 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "servicelinker"
 CONNECTION_ID_ANNOTATION = "servicelinker.io/connection-id"
 CONNECTION_REF_ANNOTATION = "servicelinker.io/service-connection"  # "<namespace>/<name>" of the custom resource
+#: Label on everything a connection writes (its Secret, ServiceAccount, credential Secret): `connection_hash` of
+#: the linker id, so every object a connection ever wrote can be found again by a label-selected list.
+CONNECTION_LABEL = "servicelinker.io/connection"
 WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
 WORKLOAD_IDENTITY_TENANT_ID_ANNOTATION = "azure.workload.identity/tenant-id"
 
@@ -113,11 +117,25 @@ class ServiceConnectionStatus(_Camel):
     last_sync_time: str | None = Field(default=None, alias="lastSyncTime")
 
 
-def resource_name(connection_name: str, source_id_hash: str) -> str:
-    """The custom resource's name: lowercased alphanumerics of the connection name plus a short hash of the
-    source cluster id, so two clusters sharing one API server (or a re-created cluster) never collide."""
+def connection_hash(connection_id: str) -> str:
+    """A connection's short fingerprint: the first 16 hex of SHA-256 of its lowercased linker id (ARM ids compare
+    case-insensitively, so `pg_shop` and `PG_SHOP` are one linker while `pg_shop` and `pgshop` are two)."""
+    return hashlib.sha256(connection_id.rstrip("/").lower().encode()).hexdigest()[:16]
+
+
+def resource_name(connection_id: str, connection_name: str) -> str:
+    """The ServiceConnection's name: a readable prefix (the connection name's lowercased alphanumerics) and the
+    fingerprint of the *whole* linker id, so two connections never share one, whatever their names normalise to."""
+    alnum = "".join(ch for ch in connection_name.lower() if ch.isascii() and ch.isalnum())[:40] or "connection"
+    return f"{alnum}-{connection_hash(connection_id)}"
+
+
+def legacy_resource_name(connection_id: str, connection_name: str) -> str:
+    """The name releases before 0.2 gave a ServiceConnection (50 alphanumerics + a hash of the cluster only):
+    two connections whose names normalised alike shared it. The operator migrates such objects at start-up."""
+    source = connection_id.lower().split("/providers/microsoft.servicelinker/")[0]
     alnum = "".join(ch for ch in connection_name.lower() if ch.isalnum())[:50] or "connection"
-    return f"{alnum}-{source_id_hash[:8]}"
+    return f"{alnum}-{hashlib.sha256(source.encode()).hexdigest()[:8]}"
 
 
 def credentials_secret_name(resource: str) -> str:

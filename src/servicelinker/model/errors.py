@@ -46,6 +46,17 @@ HTTP_STATUS: dict[str, int] = {
     ErrorCode.INTERNAL_SERVER_ERROR: 500,
 }
 
+#: The longest part of a user's input an error message quotes.
+QUOTE_LIMIT = 64
+
+
+def shown(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """A user's input as an error message may quote it: at most `limit` characters (an error never echoes a
+    20 MB value, nor a whole password someone pasted into the wrong field)."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 #: `additionalInfo[].type` under which the remedy travels.
 REMEDY_INFO_TYPE = "Remedy"
 

@@ -21,7 +21,10 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.errors import ArmError, ErrorCode, shown
+
+#: Ids are quoted in errors up to this length (longer ones are not ids a user meant).
+ID_QUOTE_LIMIT = 512
 
 #: The AKS source id pattern (reference §2.2).
 AKS_SOURCE_PATTERN = (
@@ -249,7 +252,7 @@ AKS_SOURCE = IdPattern(AKS_SOURCE_PATTERN)
 def invalid_resource_id(text: str, target: str | None = None) -> ArmError:
     return ArmError(
         ErrorCode.INVALID_RESOURCE_ID,
-        f"Resource id is invalid: {text}",
+        f"Resource id is invalid: {shown(text, ID_QUOTE_LIMIT)}",
         target=target,
         remedy="Pass a full ARM resource id such as /subscriptions/<subscription-id>/resourceGroups/<group>"
         "/providers/<Namespace>/<type>/<name>.",
@@ -268,7 +271,8 @@ def validate_source_id(text: str, *, target: str = "--source-id") -> str:
     if matched is None:
         raise ArmError(
             ErrorCode.INVALID_ARGUMENT_VALUE,
-            f"Unsupported source resource id: {text}. Source id pattern should be: {AKS_SOURCE_PATTERN}",
+            f"Unsupported source resource id: {shown(text, ID_QUOTE_LIMIT)}. Source id pattern should be: "
+            f"{AKS_SOURCE_PATTERN}",
             target=target,
             remedy="Pass the id of an AKS cluster (Microsoft.ContainerService/managedClusters), "
             "or use --resource-group and --name.",
@@ -288,7 +292,7 @@ def validate_target_id(text: str, pattern: str, *, target: str = "--target-id") 
     if matched is None:
         raise ArmError(
             ErrorCode.INVALID_ARGUMENT_VALUE,
-            f"Target resource id is invalid: {text}. Target id pattern should be: {pattern}",
+            f"Target resource id is invalid: {shown(text, ID_QUOTE_LIMIT)}. Target id pattern should be: {pattern}",
             target=target,
             remedy="Pass the id of the target in the form shown by the pattern "
             "(for storage, include the service segment such as /blobServices/default).",
@@ -326,7 +330,7 @@ def parse_connection_id(text: str, *, target: str = "--id") -> ConnectionId:
     if m is None:
         raise ArmError(
             ErrorCode.INVALID_RESOURCE_ID,
-            f"Connection id is invalid: {text}",
+            f"Connection id is invalid: {shown(text, ID_QUOTE_LIMIT)}",
             target=target,
             remedy="Pass an id of the form <cluster id>/providers/Microsoft.ServiceLinker/linkers/<connection>, "
             "or use --resource-group, --name and --connection.",
