@@ -15,7 +15,13 @@ from servicelinker.api import errors
 from servicelinker.api.auth import Authenticator, Principal
 from servicelinker.engine import Engine
 from servicelinker.model.errors import ArmError, ErrorCode
-from servicelinker.model.ids import AKS_SOURCE, AKS_SOURCE_PATTERN, LINKER_PROVIDER, is_valid_resource_id
+from servicelinker.model.ids import (
+    AKS_SOURCE,
+    AKS_SOURCE_PATTERN,
+    LINKER_PROVIDER,
+    check_source_parts,
+    is_valid_resource_id,
+)
 from servicelinker.model.linker import API_VERSIONS
 from servicelinker.model.records import Caller as EngineCaller
 
@@ -116,7 +122,8 @@ def source_id_of(resource_uri: str, *, field: str = "resourceUri") -> str:
             remedy="Address the connection under the full ARM id of its source, e.g. /subscriptions/<sub>/"
             "resourceGroups/<group>/providers/Microsoft.ContainerService/managedClusters/<cluster>.",
         )
-    if AKS_SOURCE.fullmatch(text) is None:
+    parts = AKS_SOURCE.fullmatch(text)
+    if parts is None:
         raise ArmError(
             ErrorCode.INVALID_ARGUMENT_VALUE,
             f"Unsupported source resource id: {text}. Source id pattern should be: {AKS_SOURCE_PATTERN}",
@@ -124,6 +131,7 @@ def source_id_of(resource_uri: str, *, field: str = "resourceUri") -> str:
             remedy="This server connects AKS clusters (Microsoft.ContainerService/managedClusters) only; address the "
             "connection under a cluster's id.",
         )
+    check_source_parts(parts, field)
     return text
 
 

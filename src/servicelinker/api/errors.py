@@ -66,8 +66,8 @@ def unregistered_api_version(version: str, resource_type: str, location: str) ->
     return ArmError(
         NO_REGISTERED_PROVIDER,
         f"No registered resource provider found for location '{shown(location)}' and API version "
-        f"'{shown(version)}' for type '{resource_type}'. The supported api-versions are '{supported_versions()}'. The supported locations are "
-        f"'{location}'.",
+        f"'{shown(version)}' for type '{resource_type}'. The supported api-versions are '{supported_versions()}'. "
+        f"The supported locations are '{shown(location)}'.",
         target="api-version",
         remedy="Pass one of the supported api-versions, e.g. ?api-version=2024-04-01.",
         status=400,

@@ -18,7 +18,7 @@ from servicelinker.api.deps import Backend, BackendDep, Caller, api_version_para
 from servicelinker.api.routes_linkers import ERROR, ResourceUri, merge_patch
 from servicelinker.engine import Engine
 from servicelinker.model.errors import ArmError, ErrorCode
-from servicelinker.model.ids import LINKER_PROVIDER
+from servicelinker.model.ids import LINKER_PROVIDER, check_subscription
 from servicelinker.model.results import CreateOrUpdateDryrunParameters, DryrunList, DryrunPatch, DryrunResource
 
 READ = "Microsoft.ServiceLinker/dryruns/read"
@@ -156,7 +156,7 @@ def delete_dryrun(
 
 
 def _location_scope(subscription_id: str, resource_group_name: str) -> str:
-    return f"/subscriptions/{subscription_id}/resourceGroups/{resource_group_name}"
+    return f"/subscriptions/{check_subscription(subscription_id)}/resourceGroups/{resource_group_name}"
 
 
 def _location_scope_of(request: Request) -> str:

@@ -35,7 +35,7 @@ from servicelinker.api.deps import Backend, BackendDep, Caller, api_version_para
 from servicelinker.catalog.configuration import to_configuration_result
 from servicelinker.engine import Engine
 from servicelinker.model.errors import ArmError, ErrorCode, ErrorResponse
-from servicelinker.model.ids import ResourceId, format_connection_id
+from servicelinker.model.ids import ResourceId, check_subscription, format_connection_id
 from servicelinker.model.linker import ConfigurationInfo, LinkerPatch, LinkerResource, ResourceList
 from servicelinker.model.results import ConfigurationResult, DaprConfigurationList, ValidateOperationResult
 
@@ -322,6 +322,7 @@ OPS = "/subscriptions/{subscription_id}/providers/Microsoft.ServiceLinker/locati
 
 
 def _operation(be: Backend, who: Caller, subscription_id: str, operation_id: str) -> tuple[Engine, Any]:
+    check_subscription(subscription_id)
     engine = be.engine(who)
     op = engine.operation(operation_id)
     if op is None or ResourceId.parse(op.resource_id).subscription.lower() != subscription_id.lower():

@@ -277,7 +277,55 @@ def validate_source_id(text: str, *, target: str = "--source-id") -> str:
             remedy="Pass the id of an AKS cluster (Microsoft.ContainerService/managedClusters), "
             "or use --resource-group and --name.",
         )
+    check_source_parts(matched[1], target)
     return matched[0]
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+#: ARM's resource-group rule: 1-90 letters, digits, `_ - . ( )`, not ending with a period.
+_RESOURCE_GROUP = re.compile(r"^[-\w.()]{0,89}[-\w()]$")
+#: AKS's cluster-name rule: 1-63 letters, digits, `-` and `_`, starting and ending alphanumeric.
+_CLUSTER = re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9_]{0,61}[A-Za-z0-9])?$")
+
+
+def invalid_subscription_id(subscription: str) -> ArmError:
+    return ArmError(
+        "InvalidSubscriptionId",
+        f"The provided subscription identifier '{shown(subscription)}' is malformed or invalid.",
+        target="subscriptionId",
+        remedy="Use the subscription's GUID (`az account show --query id -o tsv`).",
+        status=400,
+    )
+
+
+def check_subscription(subscription: str) -> str:
+    """`InvalidSubscriptionId` unless `subscription` is a GUID."""
+    if not _GUID.match(subscription):
+        raise invalid_subscription_id(subscription)
+    return subscription
+
+
+def check_source_parts(values: dict[str, str], target: str) -> None:
+    """The segments of an AKS cluster id, by Azure's rules (so no id longer than the store holds gets in)."""
+    check_subscription(values.get("subscription", ""))
+    group = values.get("source_resource_group", "")
+    if not _RESOURCE_GROUP.match(group):
+        raise ArmError(
+            ErrorCode.INVALID_ARGUMENT_VALUE,
+            f"Resource group '{shown(group)}' is invalid: a resource group name has 1 to 90 letters, digits, "
+            "underscores, hyphens, periods or parentheses and does not end with a period.",
+            target=target,
+            remedy="Check the resource group of the cluster.",
+        )
+    cluster = values.get("cluster", "")
+    if not _CLUSTER.match(cluster):
+        raise ArmError(
+            ErrorCode.INVALID_ARGUMENT_VALUE,
+            f"Cluster name '{shown(cluster)}' is invalid: an AKS cluster name has 1 to 63 letters, digits, hyphens "
+            "or underscores and starts and ends with a letter or digit.",
+            target=target,
+            remedy="Check the name of the cluster.",
+        )
 
 
 def validate_target_id(text: str, pattern: str, *, target: str = "--target-id") -> str:
