@@ -182,6 +182,8 @@ class FakeCluster:
     connections: dict[str, dict[str, Any]] = field(default_factory=dict)
     credentials: dict[str, dict[str, str]] = field(default_factory=dict)
     secrets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    #: Secrets something other than servicelinker made.
+    foreign_secrets: set[tuple[str, str]] = field(default_factory=set)
     installs: int = 0
     closed: int = 0
 
@@ -238,6 +240,15 @@ class FakeCluster:
 
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         return self.secrets.get((namespace, name))
+
+    def secret_owner(self, namespace: str, name: str) -> str | None:
+        if (namespace, name) in self.foreign_secrets:
+            return ""
+        for found in self.connections.values():
+            spec = found["spec"]
+            if (spec["targetNamespace"], spec["secretName"]) == (namespace, name):
+                return str(spec["connectionId"])
+        return None
 
     def expected_secret_data(self, resource: str) -> dict[str, str] | None:
         found = self.connections.get(resource)

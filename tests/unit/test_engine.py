@@ -230,3 +230,75 @@ def test_each_operation_uses_one_cluster_connection_and_closes_it(
     before = cluster.closed
     create(engine, "closed", body(REDIS_DB, {"authType": "secret"}))
     assert cluster.closed - before == 2  # one for the plan's namespace check, one for the steps
+
+
+def test_two_connections_whose_names_normalise_alike_never_share_objects(
+    parts: tuple[ConnectionEngine, FakeCloud, FakeCluster],
+) -> None:
+    """Finding 1 of the hardening issue: `coll_x` then `collx`: each gets its own ServiceConnection; in one
+    namespace the second is refused (its Secret would be the first's), in another it gets its own Secret."""
+    engine, _, cluster = parts
+    assert create(engine, "coll_x", body(REDIS_DB, {"authType": "secret"})).status == "Succeeded"
+    with pytest.raises(ArmError) as raised:
+        engine.begin_create_or_update(lid("collx"), body(REDIS_DB, {"authType": "secret"}))
+    assert raised.value.code == ErrorCode.CONFLICT and "coll_x" in raised.value.message
+    assert engine.find(lid("collx")) is None
+    assert create(engine, "collx", body(REDIS_DB, {"authType": "secret"}, scope="default")).status == "Succeeded"
+    assert len(cluster.connections) == 2
+    assert {("shop", "sc-collx-secret"), ("default", "sc-collx-secret")} <= set(cluster.secrets)
+
+
+def test_a_secret_made_by_someone_else_is_not_taken_over(tmp_path: Path) -> None:
+    engine, _, _ = fake_engine(tmp_path, cluster=FakeCluster(foreign_secrets={("shop", "sc-mine-secret")}))
+    with pytest.raises(ArmError) as raised:
+        engine.begin_create_or_update(lid("mine"), body(REDIS_DB, {"authType": "secret"}))
+    assert "something other than servicelinker" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("info", "field"),
+    [
+        ({"customizedKeys": {"AZURE_REDIS_CONNECTIONSTRING": "A B=$(id)\n"}}, "customizedKeys"),
+        ({"customizedKeys": {"AZURE_REDIS_CONNECTIONSTRING": "../../x"}}, "customizedKeys"),
+        ({"additionalConfigurations": {"bad key!": "v"}}, "additionalConfigurations"),
+        ({"additionalConfigurations": {f"K{i}": "v" for i in range(300)}}, "additionalConfigurations"),
+        ({"additionalConfigurations": {"BIG": "x" * (65 * 1024)}}, "additionalConfigurations"),
+    ],
+)
+def test_limits_are_checked_before_anything_is_recorded(
+    parts: tuple[ConnectionEngine, FakeCloud, FakeCluster], info: dict[str, Any], field: str
+) -> None:
+    engine, _, cluster = parts
+    resource = LinkerResource.model_validate({"properties": {**body(REDIS_DB, {"authType": "secret"}).request_dump()[
+        "properties"], "configurationInfo": info}})  # fmt: skip
+    with pytest.raises(ArmError) as raised:
+        engine.begin_create_or_update(lid("limited"), resource)
+    assert raised.value.code == ErrorCode.INVALID_ARGUMENT_VALUE and field in (raised.value.target or "")
+    assert len(str(raised.value)) < 600  # never the whole offending value
+    assert engine.find(lid("limited")) is None and cluster.connections == {}
+
+
+def test_a_huge_password_and_a_missing_auth_info_are_refused(
+    parts: tuple[ConnectionEngine, FakeCloud, FakeCluster],
+) -> None:
+    engine, _, _ = parts
+    huge = {"authType": "secret", "name": "app", "secretInfo": {"secretType": "rawValue", "value": "p" * 2**20}}
+    with pytest.raises(ArmError) as raised:
+        engine.begin_create_or_update(lid("huge"), body(PG_ID + "/databases/appdb", huge))
+    assert raised.value.target == "properties.authInfo.secretInfo.value"
+    resource = LinkerResource.model_validate({"properties": {"targetService": {"type": "AzureResource",
+                                                                               "id": PG_ID + "/databases/appdb"}}})
+    with pytest.raises(ArmError) as raised:
+        engine.begin_create_or_update(lid("noauth"), resource)
+    assert raised.value.code == ErrorCode.MISSING_REQUIRED_ARGUMENT and raised.value.target == "properties.authInfo"
+    assert engine.find(lid("huge")) is None and engine.find(lid("noauth")) is None
+
+
+def test_renames_that_collide_are_refused(parts: tuple[ConnectionEngine, FakeCloud, FakeCluster]) -> None:
+    engine, _, _ = parts
+    props = body(PG_ID + "/databases/appdb", {"authType": "secret", "name": "a", "secretInfo": {
+        "secretType": "rawValue", "value": "b"}}, "nodejs").request_dump()["properties"]  # fmt: skip
+    props["configurationInfo"] = {"customizedKeys": {"AZURE_POSTGRESQL_HOST": "AZURE_POSTGRESQL_PORT"}}
+    with pytest.raises(ArmError) as raised:
+        engine.begin_create_or_update(lid("dup"), LinkerResource.model_validate({"properties": props}))
+    assert "Two configurations would be named 'AZURE_POSTGRESQL_PORT'" in raised.value.message

@@ -384,24 +384,10 @@ def build_configurations(
     props = _props_of(linker)
     target = target or target_of(props)
     info = props.configuration_info
-    if info is not None and info.action == ActionType.OPT_OUT:
+    found = _specs(target, props, facts)
+    if found is None:
         return []
-    auth_key = auth.config_key_for(props)
-    if auth_key is None:
-        return []
-    check_combination(target, props)
-    client_type = props.client_type or "none"
-    service = service_of(target, props, facts)
-    specs = service.names.get(auth_key, client_type)
-    if not specs:
-        raise ArmError(
-            ErrorCode.UNSUPPORTED_COMBINATION,
-            f"No configuration names for target {target.name}, auth type "
-            f"{auth.CONFIG_KEY_REST_AUTH.get(auth_key, auth_key)} and client type {shown(client_type)}.",
-            target="properties.clientType",
-            remedy=f"Use a supported combination (`servicelinker aks connection list-configuration-names "
-            f"--target-type {target.name}`).",
-        )
+    service, specs = found
     facts, connstr_props = _consume_location_props(target, props, facts)
     ctx = _Ctx(service=service, facts=facts, props=props, ids=target.id_values(props.target_id))
     renames = {k.lower(): v for k, v in ((info.customized_keys or {}) if info else {}).items()}
@@ -417,6 +403,44 @@ def build_configurations(
         name = renames.get(spec.name.lower(), spec.name)
         result.append(Configuration(name=name, value=value, credential=spec.credential, description=spec.description))
     return _add_additional(result, (info.additional_configurations or {}) if info else {})
+
+
+def _specs(target: Target, props: LinkerProperties, facts: TargetFacts) -> tuple[Service, tuple[NameSpec, ...]] | None:
+    """The service and its names for this linker; None when it delivers nothing (opted out, or no authInfo)."""
+    info = props.configuration_info
+    if info is not None and info.action == ActionType.OPT_OUT:
+        return None
+    auth_key = auth.config_key_for(props)
+    if auth_key is None:
+        return None
+    check_combination(target, props)
+    client_type = props.client_type or "none"
+    service = service_of(target, props, facts)
+    specs = service.names.get(auth_key, client_type)
+    if not specs:
+        raise ArmError(
+            ErrorCode.UNSUPPORTED_COMBINATION,
+            f"No configuration names for target {target.name}, auth type "
+            f"{auth.CONFIG_KEY_REST_AUTH.get(auth_key, auth_key)} and client type {shown(client_type)}.",
+            target="properties.clientType",
+            remedy=f"Use a supported combination (`servicelinker aks connection list-configuration-names "
+            f"--target-type {target.name}`).",
+        )
+    return service, specs
+
+
+def planned_names(linker: LinkerResource | LinkerProperties, facts: TargetFacts, *, target: Target) -> list[str]:
+    """The names the linker will deliver (before values are known: every optional name counted), renames and
+    additional configurations applied; duplicates kept, so a caller can refuse them."""
+    props = _props_of(linker)
+    found = _specs(target, props, facts)
+    if found is None:
+        return []
+    info = props.configuration_info
+    renames = {k.lower(): v for k, v in ((info.customized_keys or {}) if info else {}).items()}
+    names = [renames.get(spec.name.lower(), spec.name) for spec in found[1]]
+    extra = [n for n in ((info.additional_configurations or {}) if info else {}) if n not in names]
+    return names + extra
 
 
 def _add_additional(configs: list[Configuration], extra: Mapping[str, str]) -> list[Configuration]:

@@ -95,3 +95,16 @@ def missing_secret_keys() -> ArmError:
         remedy="Give the database user and password (properties.authInfo.name and secretInfo.value; az: --secret "
         "name=<user> secret=<password>).",
     )
+
+
+def secret_taken(namespace: str, secret: str, owner: str | None) -> ArmError:
+    """Two connections must never deliver one Secret (their names normalise alike, e.g. `coll_x` and `collx`)."""
+    who = f"connection '{ResourceId.parse(owner).name}' ({owner})" if owner else "something other than servicelinker"
+    return ArmError(
+        ErrorCode.CONFLICT,
+        f"The Secret '{namespace}/{secret}' that this connection would deliver already belongs to {who}.",
+        target="linkerName",
+        remedy="Give the connection a name whose letters and digits differ (the Secret is named sc-<letters and "
+        "digits of the name>-secret), deliver it to another namespace, or delete the other connection first.",
+        status=409,
+    )

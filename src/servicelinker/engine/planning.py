@@ -17,13 +17,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from servicelinker.catalog import naming
-from servicelinker.catalog.configuration import service_of
+from servicelinker.catalog import limits, naming
+from servicelinker.catalog.configuration import planned_names, service_of
 from servicelinker.catalog.roles import roles_for
 from servicelinker.catalog.targets import Target, check_supported, get_target
 from servicelinker.clouds.base import ClusterInfo
 from servicelinker.engine import errors, identity
 from servicelinker.engine.context import EngineContext
+from servicelinker.engine.ports import ClusterPort
 from servicelinker.model.errors import ArmError, ErrorCode, shown
 from servicelinker.model.ids import ResourceId, parse_connection_id, validate_source_id
 from servicelinker.model.linker import AzureResource, LinkerResource, SecretAuthInfo, ValueSecretInfo
@@ -89,6 +90,21 @@ def check_namespace_name(namespace: str) -> None:
         )
 
 
+def check_auth_given(target: Target, resource: LinkerResource) -> None:
+    """A connection delivers nothing without auth info, so none is accepted only when configuration is opted out
+    too (az: `--opt-out auth configinfo`, reference §2.4)."""
+    props = resource.properties
+    opted_out = props.configuration_info is not None and props.configuration_info.action == "optOut"
+    if props.auth_info is None and not opted_out:
+        raise ArmError(
+            ErrorCode.MISSING_REQUIRED_ARGUMENT,
+            f"Auth info is required for a connection to {target.name}.",
+            target="properties.authInfo",
+            remedy="Give properties.authInfo (az: --secret, --workload-identity or --service-principal), or opt out "
+            "of configuration as well (configurationInfo.action = optOut).",
+        )
+
+
 def check_secret_keys(target: Target, resource: LinkerResource) -> None:
     info = resource.properties.auth_info
     if not isinstance(info, SecretAuthInfo) or target.secret_is_auto:
@@ -114,6 +130,23 @@ def merge_stored_secret(previous: StoredLinker | None, resource: LinkerResource)
     if stored.name == info.name or info.name is None:
         info.name = stored.name
         info.secret_info = stored.secret_info
+
+
+def check_secret_free(ctx: EngineContext, kc: ClusterPort, linker_id: str, source_id: str, name: str,
+                      namespace: str) -> None:  # fmt: skip
+    """The Secret this connection delivers must be its own: no other connection of the store delivers a Secret of
+    that name into that namespace, and in the cluster it is absent, ours, or left behind by a deleted connection."""
+    secret = naming.secret_name(name)
+    me = linker_id.lower()
+    for other in ctx.store.list_linkers(source_id):
+        same_place = (other.properties.get("scope") or naming.DEFAULT_NAMESPACE) == namespace
+        if other.id.lower() != me and same_place and naming.secret_name(other.name) == secret:
+            raise errors.secret_taken(namespace, secret, other.id)
+    owner = kc.secret_owner(namespace, secret)
+    if owner is None or owner.lower() == me:
+        return
+    if owner == "" or ctx.store.get_linker(owner) is not None:
+        raise errors.secret_taken(namespace, secret, owner or None)
 
 
 # ------------------------------------------------------------------------------------------------------ facts
@@ -182,7 +215,9 @@ def make_plan(ctx: EngineContext, linker_id: str, resource: LinkerResource,
     if isinstance(props.target_service, AzureResource) and props.target_service.id:
         target.validate_id(props.target_service.id, target="properties.targetService.id")
     merge_stored_secret(previous, resource)
+    check_auth_given(target, resource)
     check_secret_keys(target, resource)
+    limits.check_request(props)
     namespace = props.scope or naming.DEFAULT_NAMESPACE
     check_namespace_name(namespace)
     cluster = ctx.cloud.get_cluster(source_id)
@@ -194,7 +229,9 @@ def make_plan(ctx: EngineContext, linker_id: str, resource: LinkerResource,
     with ctx.cluster(cluster) as kc:
         if not kc.namespace_exists(namespace):
             raise errors.namespace_not_found(namespace)
+        check_secret_free(ctx, kc, linker_id, source_id, cid.name, namespace)
     facts = describe(ctx, target, resource)
+    limits.check_names(planned_names(resource, facts, target=target))
     kind = identity.kind_of(props)
     plan = identity.IdentityPlan(kind=kind)
     if kind in ("workload", "servicePrincipal"):  # the identity must exist

@@ -52,6 +52,11 @@ class ClusterPort(Protocol):
 
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None: ...
 
+    def secret_owner(self, namespace: str, name: str) -> str | None:
+        """Who holds a Secret: None when there is none, the linker id of the connection that delivered it, or ""
+        when something other than servicelinker made it."""
+        ...
+
     def expected_secret_data(self, resource: str) -> dict[str, str] | None:
         """What the delivered Secret must hold for this ServiceConnection (None when there is none)."""
         ...

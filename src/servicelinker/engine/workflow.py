@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from servicelinker.catalog import naming
+from servicelinker.catalog import limits, naming
 from servicelinker.catalog.configuration import build_configurations
 from servicelinker.catalog.targets import Target, check_supported
 from servicelinker.clouds.base import ClusterInfo
@@ -63,6 +63,7 @@ def apply(ctx: EngineContext, op: Operation, log: OperationLog) -> dict[str, Any
         with log.step("Read target configuration") as st:
             facts = planning.with_secrets(ctx, target, resource, plan.target_facts(), cluster)
             configs = build_configurations(resource, facts, target=target)
+            limits.check_configurations(configs)
             st.note(f"{len(configs)} configuration values for {target.name} ({props.client_type or 'none'}).")
         with log.step("Configure target firewall") as st:
             configure_firewall(ctx, target, resource, cluster, op.resource_id, st)

@@ -101,5 +101,8 @@ class KubeCluster:
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         return kconn.read_secret(self.client, namespace, name)
 
+    def secret_owner(self, namespace: str, name: str) -> str | None:
+        return kconn.secret_owner(self.client, namespace, name)
+
     def expected_secret_data(self, resource: str) -> dict[str, str] | None:
         return kconn.expected_secret_data(self.client, resource)

@@ -178,3 +178,18 @@ def expected_secret_data(client: Client, resource: str) -> dict[str, str] | None
     return {
         e.name: e.value if e.value is not None else credentials.get(e.secret_key or "", "") for e in spec.configurations
     }
+
+
+def secret_owner(client: Client, namespace: str, name: str) -> str | None:
+    """None when the Secret does not exist; its connection-id annotation when servicelinker manages it; "" else."""
+    try:
+        secret = client.get(Secret, name, namespace=namespace)
+    except ApiError as exc:
+        if exc.status.code == 404:
+            return None
+        raise
+    meta = secret.metadata
+    labels = (meta.labels if meta else None) or {}
+    if labels.get(contract.MANAGED_BY_LABEL) != contract.MANAGED_BY:
+        return ""
+    return str(((meta.annotations if meta else None) or {}).get(contract.CONNECTION_ID_ANNOTATION, ""))
