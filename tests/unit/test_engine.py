@@ -302,3 +302,15 @@ def test_renames_that_collide_are_refused(parts: tuple[ConnectionEngine, FakeClo
     with pytest.raises(ArmError) as raised:
         engine.begin_create_or_update(lid("dup"), LinkerResource.model_validate({"properties": props}))
     assert "Two configurations would be named 'AZURE_POSTGRESQL_PORT'" in raised.value.message
+
+
+def test_the_namespace_of_an_existing_connection_cannot_change(
+    parts: tuple[ConnectionEngine, FakeCloud, FakeCluster],
+) -> None:
+    """Finding 2: a PUT with another scope would move the connection and leave the old Secret behind."""
+    engine, _, cluster = parts
+    assert create(engine, "stay", body(REDIS_DB, {"authType": "secret"})).status == "Succeeded"
+    with pytest.raises(ArmError) as raised:
+        engine.begin_create_or_update(lid("stay"), body(REDIS_DB, {"authType": "secret"}, scope="default"))
+    assert raised.value.target == "properties.scope" and "'shop'" in raised.value.message
+    assert engine.get(lid("stay")).properties["scope"] == "shop" and len(cluster.connections) == 1

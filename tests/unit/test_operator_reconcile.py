@@ -10,12 +10,14 @@ import pytest
 from servicelinker.kube.client import ready_state
 from servicelinker.kube.contract import (
     CONNECTION_ID_ANNOTATION,
+    CONNECTION_LABEL,
     CONNECTION_REF_ANNOTATION,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION,
     ReadyReason,
     ServiceConnectionSpec,
+    connection_hash,
 )
 from servicelinker.operator.desired import (
     ReconcileError,
@@ -86,7 +88,8 @@ def test_desired_secret_labels_annotations_type() -> None:
     s = _secret()
     assert s["kind"] == "Secret" and s["type"] == "Opaque"
     assert s["metadata"]["name"] == "sc-mydb-secret" and s["metadata"]["namespace"] == "apps"
-    assert s["metadata"]["labels"] == {MANAGED_BY_LABEL: MANAGED_BY}
+    assert s["metadata"]["labels"] == {MANAGED_BY_LABEL: MANAGED_BY,
+                                       CONNECTION_LABEL: connection_hash(_spec().connection_id)}
     assert s["metadata"]["annotations"] == {
         CONNECTION_ID_ANNOTATION: _spec().connection_id,
         CONNECTION_REF_ANNOTATION: REF,
@@ -139,7 +142,7 @@ def test_drift_missing_object_labels_annotations_and_type() -> None:
     relabelled["metadata"]["annotations"] = {}
     found = drift(exp, relabelled)
     assert found[0] == "type is kubernetes.io/basic-auth, not Opaque"
-    assert f"label {MANAGED_BY_LABEL} changed or removed" in found
+    assert f"label {MANAGED_BY_LABEL}, {CONNECTION_LABEL} changed or removed" in found
     assert any(f.startswith("annotation ") for f in found)
 
 

@@ -105,6 +105,21 @@ def check_auth_given(target: Target, resource: LinkerResource) -> None:
         )
 
 
+def check_namespace_kept(previous: StoredLinker | None, namespace: str) -> None:
+    """The namespace of an AKS connection cannot change (az's own code says so); moving would leave the old
+    Secret, with its password, behind. Refused, naming both, rather than ignored."""
+    current = (previous.properties.get("scope") or naming.DEFAULT_NAMESPACE) if previous else None
+    if current is not None and current != namespace:
+        raise ArmError(
+            ErrorCode.INVALID_ARGUMENT_VALUE,
+            f"The connection delivers to namespace '{current}'; the namespace of an existing AKS connection cannot "
+            f"change to '{shown(namespace)}'.",
+            target="properties.scope",
+            remedy=f"Send scope '{current}' (az: --kube-namespace {current}), or delete the connection and create "
+            "it in the other namespace.",
+        )
+
+
 def check_secret_keys(target: Target, resource: LinkerResource) -> None:
     info = resource.properties.auth_info
     if not isinstance(info, SecretAuthInfo) or target.secret_is_auto:
@@ -220,6 +235,7 @@ def make_plan(ctx: EngineContext, linker_id: str, resource: LinkerResource,
     limits.check_request(props)
     namespace = props.scope or naming.DEFAULT_NAMESPACE
     check_namespace_name(namespace)
+    check_namespace_kept(previous, namespace)
     cluster = ctx.cloud.get_cluster(source_id)
     check_cluster_state(cluster)
     check_providers(ctx, source_id)

@@ -186,7 +186,8 @@ def delete(ctx: EngineContext, op: Operation, log: OperationLog) -> dict[str, An
             st.skip("The cluster no longer exists.")
         else:
             with ctx.cluster(cluster) as kc:
-                remove_from_cluster(ctx, kc, resource_name, cleanup, st)
+                legacy = contract.legacy_resource_name(op.resource_id, stored.name)
+                remove_from_cluster(ctx, kc, resource_name, cleanup, st, legacy)
     with log.step("Release target firewall rule") as st:
         if not cleanup or not props.target_id:
             st.skip("Kept (Azure keeps firewall rules on delete; pass --cleanup to remove them).")
@@ -217,10 +218,12 @@ def delete(ctx: EngineContext, op: Operation, log: OperationLog) -> dict[str, An
 
 
 def remove_from_cluster(ctx: EngineContext, kc: ClusterPort, resource_name: str, cleanup: bool,
-                        st: StepHandle) -> None:  # fmt: skip
+                        st: StepHandle, legacy_name: str | None = None) -> None:  # fmt: skip
     if kc.connection(resource_name) is None:
-        st.skip("No ServiceConnection in the cluster.")
-        return
+        if legacy_name is None or kc.connection(legacy_name) is None:
+            st.skip("No ServiceConnection in the cluster.")
+            return
+        resource_name = legacy_name  # not migrated yet (the operator renames such objects when it starts)
     timeout = ctx.settings.ready_timeout
     if cleanup:
         # The operator guards Delete-policy connections with a finalizer; deleting before it is in place would

@@ -16,12 +16,14 @@ from pydantic import ValidationError
 
 from servicelinker.kube.contract import (
     CONNECTION_ID_ANNOTATION,
+    CONNECTION_LABEL,
     CONNECTION_REF_ANNOTATION,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     READY_CONDITION,
     ReadyReason,
     ServiceConnectionSpec,
+    connection_hash,
 )
 
 FIELD_MANAGER = "servicelinker-operator"
@@ -59,6 +61,10 @@ class Connection:
     def ref(self) -> str:
         """`<namespace>/<name>`, the value of the connection-ref annotation on what this connection manages."""
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def connection_id(self) -> str:
+        return str(self.raw_spec.get("connectionId", ""))
 
     def spec(self) -> ServiceConnectionSpec:
         try:
@@ -133,7 +139,7 @@ def desired_secret(conn_ref: str, spec: ServiceConnectionSpec, data: Mapping[str
         "metadata": {
             "name": spec.secret_name,
             "namespace": spec.target_namespace,
-            "labels": {MANAGED_BY_LABEL: MANAGED_BY},
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY, CONNECTION_LABEL: connection_hash(spec.connection_id)},
             "annotations": {CONNECTION_ID_ANNOTATION: spec.connection_id, CONNECTION_REF_ANNOTATION: conn_ref},
         },
         "type": "Opaque",

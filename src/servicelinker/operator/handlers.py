@@ -58,6 +58,7 @@ from servicelinker.operator.desired import (
     parse_connection,
     to_dict,
 )
+from servicelinker.operator.housekeeping import collect_garbage
 from servicelinker.operator.reconcile import Expectations, cleanup, get_connection, reconcile, write_status
 from servicelinker.settings import Settings
 
@@ -528,6 +529,8 @@ async def periodic_resync(state: OperatorState) -> None:
                 state.forget(gone)
             for name in names:
                 request_sync(state, name, "periodic re-sync")
+            for line in await collect_garbage(state.client, state.config.namespace, state.expectations):
+                log.info("garbage collection: %s", line)
         except (ApiError, httpx2.HTTPError) as exc:
             log.warning("periodic re-sync could not list connections: %s", exc)
 

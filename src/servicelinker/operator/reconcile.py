@@ -27,10 +27,12 @@ from lightkube.types import PatchType
 
 from servicelinker.kube.client import ServiceConnection
 from servicelinker.kube.contract import (
+    CONNECTION_LABEL,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     ReadyReason,
     ServiceConnectionSpec,
+    connection_hash,
 )
 from servicelinker.operator.desired import (
     FIELD_MANAGER,
@@ -77,7 +79,7 @@ class Expectations:
         return exp is not None and not drift(exp, observed)
 
 
-async def _get(client: AsyncClient, res: Any, name: str, namespace: str) -> dict[str, Any] | None:
+async def get_object(client: AsyncClient, res: Any, name: str, namespace: str) -> dict[str, Any] | None:
     try:
         return to_dict(await client.get(res, name, namespace=namespace))
     except ApiError as exc:
@@ -88,7 +90,7 @@ async def _get(client: AsyncClient, res: Any, name: str, namespace: str) -> dict
 
 async def get_connection(client: AsyncClient, name: str, namespace: str) -> dict[str, Any] | None:
     """The ServiceConnection as a dict, or None if it does not exist."""
-    return await _get(client, ServiceConnection, name, namespace)
+    return await get_object(client, ServiceConnection, name, namespace)
 
 
 async def _load_credentials(client: AsyncClient, conn: Connection, spec: ServiceConnectionSpec) -> dict[str, str]:
@@ -100,7 +102,7 @@ async def _load_credentials(client: AsyncClient, conn: Connection, spec: Service
             f"Configuration {', '.join(e.name for e in spec.configurations if e.secret_key)} reads a credential "
             f"but spec.credentialsSecretName is empty. Supply the credentials again with {UPDATE_HINT}.",
         )
-    companion = await _get(client, Secret, spec.credentials_secret_name, conn.namespace)
+    companion = await get_object(client, Secret, spec.credentials_secret_name, conn.namespace)
     if companion is None:
         raise ReconcileError(
             ReadyReason.CREDENTIALS_NOT_FOUND,
@@ -160,6 +162,8 @@ async def _check_owner(
     if other_obj is None or (other_obj.get("metadata") or {}).get("deletionTimestamp"):
         return  # left behind by a deleted connection (deletionPolicy Retain): adopt it
     other_spec = other_obj.get("spec") or {}
+    if str(other_spec.get("connectionId", "")).lower() == conn.connection_id.lower():
+        return  # the same connection under its old name (being migrated): take it over
     if (other_spec.get("targetNamespace"), other_spec.get("secretName")) == (
         desired["metadata"]["namespace"],
         desired["metadata"]["name"],
@@ -280,8 +284,8 @@ async def _read_all(
 
     results = await asyncio.gather(
         _load_credentials(client, conn, spec),
-        _get(client, Secret, spec.secret_name, spec.target_namespace),
-        _get(client, ServiceAccount, sa_name, spec.target_namespace) if sa_name else no_sa(),
+        get_object(client, Secret, spec.secret_name, spec.target_namespace),
+        get_object(client, ServiceAccount, sa_name, spec.target_namespace) if sa_name else no_sa(),
         return_exceptions=True,
     )
     for i, res in enumerate(results):
@@ -321,8 +325,12 @@ async def reconcile(
         if sa is not None:
             changes += await _sync_one(client, conn, ServiceAccount, sa, sa_observed, expectations, secrets)
             sa_ref = f"{spec.target_namespace}/{sa['metadata']['name']}"
+        # only now that the new objects are in place: what the connection delivered before goes
+        changes += await remove_superseded(client, conn, secret_ref, sa_ref, expectations)
     except ReconcileError as err:
         return ReconcileResult.failed(err, secret_ref)
+    except (ApiError, httpx2.HTTPError) as exc:
+        return ReconcileResult.failed(_api_failure(exc, SECRET, secret_ref or conn.ref, ()), secret_ref)
     sa_words = f" and ServiceAccount '{sa_ref}'" if sa_ref else ""
     return ReconcileResult(
         ready=True,
@@ -368,13 +376,18 @@ async def cleanup(
     except ReconcileError:
         return []
     done: list[str] = []
-    secret = await _get(client, Secret, spec.secret_name, spec.target_namespace)
-    if secret and is_managed(secret) and owner_ref(secret) == conn.ref:
-        done += await _delete(client, Secret, spec.target_namespace, spec.secret_name, expectations)
+    places = {(spec.target_namespace, spec.secret_name), *await owned_secrets(client, conn)}
+    previous = _ref_parts(conn.status.get("secretRef"))
+    if previous is not None:
+        places.add(previous)
+    for namespace, name in sorted(places):
+        secret = await get_object(client, Secret, name, namespace)
+        if secret and is_managed(secret) and owner_ref(secret) == conn.ref:
+            done += await delete_object(client, Secret, namespace, name, expectations)
     if spec.service_account is None:
         return done
     sa_name = spec.service_account.name
-    sa = await _get(client, ServiceAccount, sa_name, spec.target_namespace)
+    sa = await get_object(client, ServiceAccount, sa_name, spec.target_namespace)
     if not sa or not is_managed(sa):
         return done
     live = [parse_connection(o) for o in others]
@@ -383,7 +396,7 @@ async def cleanup(
     if users:
         return [*done, f"kept ServiceAccount {spec.target_namespace}/{sa_name}: also used by {', '.join(users)}"]
     if owner_ref(sa) == conn.ref or owner_ref(sa) not in {c.ref for c in live}:
-        done += await _delete(client, ServiceAccount, spec.target_namespace, sa_name, expectations)
+        done += await delete_object(client, ServiceAccount, spec.target_namespace, sa_name, expectations)
     return done
 
 
@@ -392,7 +405,7 @@ def _uses_service_account(conn: Connection, namespace: str, name: str) -> bool:
     return bool(spec.get("targetNamespace") == namespace and (spec.get("serviceAccount") or {}).get("name") == name)
 
 
-async def _delete(
+async def delete_object(
     client: AsyncClient, res: Any, namespace: str, name: str, expectations: Expectations | None
 ) -> list[str]:
     kind = SECRET if res is Secret else SERVICE_ACCOUNT
@@ -405,3 +418,56 @@ async def _delete(
             return []
         raise
     return [f"deleted {kind} {namespace}/{name}"]
+
+
+# ----------------------------------------------------------------------------------------------- what is stale
+
+ALL_NAMESPACES = "*"
+
+
+def _ref_parts(ref: Any) -> tuple[str, str] | None:
+    text = str(ref or "")
+    namespace, _, name = text.partition("/")
+    return (namespace, name) if namespace and name else None
+
+
+async def remove_superseded(client: AsyncClient, conn: Connection, secret_ref: str | None, sa_ref: str | None,
+                            expectations: Expectations | None = None) -> list[str]:  # fmt: skip
+    """Delete what the status says this connection delivered before, when that is no longer what it delivers."""
+    done: list[str] = []
+    for key, current, kind, res in (("secretRef", secret_ref, "Secret", Secret),
+                                    ("serviceAccountRef", sa_ref, "ServiceAccount", ServiceAccount)):  # fmt: skip
+        previous = _ref_parts(conn.status.get(key))
+        if previous is None or f"{previous[0]}/{previous[1]}" == current:
+            continue
+        observed = await get_object(client, res, previous[1], previous[0])
+        if not observed or not is_managed(observed) or owner_ref(observed) != conn.ref:
+            continue  # not ours any more (another connection took it over, or someone else made it)
+        if kind == "ServiceAccount" and await _used_by_another(client, conn, previous):
+            continue
+        done += await delete_object(client, res, previous[0], previous[1], expectations)
+    return done
+
+
+async def _used_by_another(client: AsyncClient, conn: Connection, where: tuple[str, str]) -> bool:
+    async for obj in client.list(ServiceConnection, namespace=conn.namespace):
+        other = parse_connection(obj)
+        spec = other.raw_spec
+        same = (spec.get("targetNamespace"), (spec.get("serviceAccount") or {}).get("name")) == where
+        if other.ref != conn.ref and not other.deleting and same:
+            return True
+    return False
+
+
+async def owned_secrets(client: AsyncClient, conn: Connection) -> list[tuple[str, str]]:
+    """(namespace, name) of every Secret labelled as this connection's, owned by it, in any namespace."""
+    labels: dict[str, Any] = {MANAGED_BY_LABEL: MANAGED_BY, CONNECTION_LABEL: connection_hash(conn.connection_id)}
+    found = []
+    async for obj in client.list(Secret, namespace=ALL_NAMESPACES, labels=labels):
+        d = to_dict(obj)
+        meta = d.get("metadata") or {}
+        if owner_ref(d) == conn.ref:
+            found.append((str(meta.get("namespace")), str(meta.get("name"))))
+    return found
+
+

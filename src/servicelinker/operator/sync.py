@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from dataclasses import replace
@@ -28,8 +29,10 @@ from servicelinker.kube.contract import MANAGED_BY, MANAGED_BY_LABEL, SYNC_STATU
 from servicelinker.operator import handlers
 from servicelinker.operator.desired import FIELD_MANAGER, ReconcileResult, parse_connection, rfc3339, to_dict
 from servicelinker.operator.handlers import OperatorConfig, OperatorState
+from servicelinker.operator.housekeeping import migrate_legacy_names
 from servicelinker.operator.reconcile import reconcile, write_status
 
+log = logging.getLogger("servicelinker.operator")
 SYNC_FIELD_MANAGER = "servicelinker-sc-job"
 #: kopf's own bookkeeping lives under our domain, not kopf.zalando.org, so `kubectl get -o yaml` says whose it is.
 KOPF_PREFIX = "operator.servicelinker.io"
@@ -82,6 +85,8 @@ async def sync_once(client: AsyncClient, namespace: str = SYSTEM_NAMESPACE, *, c
     """Reconcile every ServiceConnection in `namespace`, record each status, and write the ConfigMap
     `sc-job-status`. The pass is idempotent: an unchanged connection costs reads only."""
     started, when = time.monotonic(), rfc3339()
+    for line in await migrate_legacy_names(client, namespace):  # the sc-job runs after every upgrade
+        log.info("%s", line)
     objs = [to_dict(o) async for o in client.list(ServiceConnection, namespace=namespace)]
     gate = asyncio.Semaphore(concurrency)
     results = await asyncio.gather(*(_sync_item(client, o, gate) for o in objs))
@@ -189,6 +194,8 @@ async def serve(
         # the CRD, so wait until the ServiceConnection API answers, then start kopf.
         if not await await_api(client, config.namespace, stop=stop_flag):
             return
+        for line in await migrate_legacy_names(client, config.namespace):
+            log.info("%s", line)
         await kopf.operator(
             registry=handlers.build_registry(),
             settings=operator_settings(),
