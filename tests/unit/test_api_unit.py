@@ -777,3 +777,54 @@ def test_serve_refuses_insecure_dev_off_loopback() -> None:
     assert r.exit_code == 2 and "--issuer" in r.output
     r = CliRunner().invoke(serve.app, ["--insecure-dev", "--cert", "c.pem"])
     assert r.exit_code == 2 and "--cert and --key go together" in r.output
+
+
+# ------------------------------------------------------------------------------------------------- front door
+
+
+def test_no_token_is_401_before_the_body_is_read(secured: tuple[TestClient, FakeRunner]) -> None:
+    """Hardening finding 5: a huge or malformed body without a token gets 401, not 400 or a parse."""
+    c, runner = secured
+    for content in (b"{not json", b"x" * (6 * 1024 * 1024)):
+        r = c.put(BASE + "/linkers/big", params={"api-version": V}, content=content,
+                  headers={"Content-Type": "application/json"})  # fmt: skip
+        assert r.status_code == 401 and _error(r)["code"] == "AuthenticationFailed"
+    assert runner.submitted == []
+
+
+def test_bodies_over_4_mb_are_413_in_arms_format(world: World, client: tuple[TestClient, FakeRunner]) -> None:
+    c, runner = client
+    big = json.dumps({"properties": {**BODY["properties"], "clientType": "p" * (5 * 1024 * 1024)}}).encode()
+    r = c.put(BASE + "/linkers/big", params={"api-version": V}, content=big,
+              headers={"Content-Type": "application/json"})  # fmt: skip
+    assert r.status_code == 413 and _error(r)["code"] == "RequestEntityTooLarge"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+        for _ in range(5):
+            yield b" " * (1024 * 1024)
+
+    r = c.put(BASE + "/linkers/big", params={"api-version": V}, content=chunks(),
+              headers={"Content-Type": "application/json"})  # fmt: skip
+    assert r.status_code == 413 and _error(r)["code"] == "RequestEntityTooLarge"
+    assert runner.submitted == [] and world.linkers == {}
+
+
+def test_errors_never_echo_a_huge_value(world: World, client: tuple[TestClient, FakeRunner]) -> None:
+    c, _ = client
+    r = c.get(BASE + "/linkers", params={"api-version": "2024-04-01" + "x" * 30_000})
+    assert r.status_code == 400 and len(r.content) < 4000
+
+
+def test_malformed_json_gets_an_arm_code_and_target(client: tuple[TestClient, FakeRunner]) -> None:
+    c, _ = client
+    r = c.put(BASE + "/linkers/bad", params={"api-version": V}, content=b"{not json",
+              headers={"Content-Type": "application/json"})  # fmt: skip
+    error = _error(r)
+    assert r.status_code == 400 and error["code"] == "InvalidRequestContent" and error.get("target")
+
+
+def test_a_non_guid_subscription_is_400_invalid_subscription_id(client: tuple[TestClient, FakeRunner]) -> None:
+    c, _ = client
+    path = SOURCE.replace(SUB, "not-a-guid") + "/providers/Microsoft.ServiceLinker/linkers/x"
+    r = c.get(path, params={"api-version": V})
+    assert r.status_code == 400 and _error(r)["code"] == "InvalidSubscriptionId"

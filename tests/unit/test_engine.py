@@ -314,3 +314,12 @@ def test_the_namespace_of_an_existing_connection_cannot_change(
         engine.begin_create_or_update(lid("stay"), body(REDIS_DB, {"authType": "secret"}, scope="default"))
     assert raised.value.target == "properties.scope" and "'shop'" in raised.value.message
     assert engine.get(lid("stay")).properties["scope"] == "shop" and len(cluster.connections) == 1
+
+
+def test_a_huge_client_type_is_refused_without_echoing_it(
+    parts: tuple[ConnectionEngine, FakeCloud, FakeCluster],
+) -> None:
+    engine, _, _ = parts
+    with pytest.raises(ArmError) as raised:
+        engine.begin_create_or_update(lid("huge_client"), body(REDIS_DB, {"authType": "secret"}, "c" * 20_000_000))
+    assert raised.value.target == "properties.clientType" and len(str(raised.value)) < 600

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from servicelinker.api import errors, openapi, routes_dryrun, routes_linkers, routes_tenant
 from servicelinker.api.auth import DEFAULT_AUDIENCES, Authenticator, InsecureDevAuthenticator, JwtAuthenticator
 from servicelinker.api.deps import Backend, RunnerLike
+from servicelinker.api.guard import Guard
 from servicelinker.engine import Engine, engines
 from servicelinker.model.records import Caller
 from servicelinker.settings import Settings
@@ -124,6 +125,11 @@ class CanonicalPathMiddleware:
 # ----------------------------------------------------------------------------------------------------------- app
 
 
+def _authenticator(app: FastAPI) -> Authenticator:
+    backend: Backend = app.state.backend
+    return backend.authenticator
+
+
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
 
@@ -156,5 +162,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(routes_dryrun.router)
     app.include_router(routes_linkers.router)
     app.add_middleware(CanonicalPathMiddleware)
+    app.add_middleware(Guard, authenticator=lambda: _authenticator(app))
     openapi.install(app)
     return app

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from servicelinker.api import errors
 from servicelinker.api.auth import Authenticator, Principal
+from servicelinker.api.guard import PRINCIPAL
 from servicelinker.engine import Engine
 from servicelinker.model.errors import ArmError, ErrorCode
 from servicelinker.model.ids import (
@@ -73,8 +74,10 @@ async def caller(
 ) -> Principal:
     """The authenticated caller (401 in ARM's format otherwise). CPU only, except the issuer's keys are fetched
     on first use and on an unknown key id (rate-limited)."""
-    be = _backend(request)
-    return be.authenticator.authenticate(request.headers.get("authorization"))
+    found = getattr(request.state, PRINCIPAL, None)  # authenticated by the guard before the body was read
+    if isinstance(found, Principal):
+        return found
+    return _backend(request).authenticator.authenticate(request.headers.get("authorization"))
 
 
 def check_api_version(version: str | None, resource_type: str, location: str) -> str:

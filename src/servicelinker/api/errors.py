@@ -155,6 +155,21 @@ def _not_found_path(request: Request) -> ArmError:
     )
 
 
+#: ARM's codes for the HTTP errors the framework raises itself (never a bare status number as a code).
+_HTTP_CODES = {400: ErrorCode.INVALID_REQUEST_CONTENT, 401: "AuthenticationFailed", 403: ErrorCode.AUTHORIZATION_FAILED,
+               409: ErrorCode.CONFLICT, 413: "RequestEntityTooLarge", 415: "UnsupportedMediaType",
+               429: "TooManyRequests"}  # fmt: skip
+
+
+def http_error(status: int, detail: str) -> ArmError:
+    code = _HTTP_CODES.get(status, ErrorCode.INTERNAL_SERVER_ERROR if status >= 500 else "BadRequest")
+    message = (f"The request content was invalid and could not be deserialized: '{shown(detail, 200)}'."
+               if status == 400 else shown(detail, 200))  # fmt: skip
+    return ArmError(code, message, target="body" if status in (400, 413, 415) else None,
+                    remedy="Send a JSON body (Content-Type: application/json) as the API reference describes.",
+                    status=status)  # fmt: skip
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into an ARM body."""
 
@@ -179,8 +194,7 @@ def install(app: FastAPI) -> None:
                 status=405,
             )
             return arm_response(err, headers=dict(exc.headers or {}))
-        err = ArmError(str(exc.status_code), str(exc.detail), status=exc.status_code)
-        return arm_response(err, headers=dict(exc.headers or {}))
+        return arm_response(http_error(exc.status_code, str(exc.detail)), headers=dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
