@@ -10,6 +10,8 @@ never started (servicelinker runs its operator out of cluster on this stack).
 from __future__ import annotations
 
 import base64
+import os
+import secrets
 import ssl
 import subprocess
 from pathlib import Path
@@ -57,6 +59,26 @@ def write_kubeconfig(path: Path, server: str, ca: Path, cert: Path, key: Path, u
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def write_encryption_config(d: Path) -> Path:
+    """Secrets are encrypted at rest in etcd (AKS encrypts etcd too): an EncryptionConfiguration with one secretbox
+    key (XSalsa20-Poly1305), made once and kept (mode 0600) so a restarted stack reads its old Secrets."""
+    path = d / "pki" / "encryption-config.yaml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = base64.b64encode(secrets.token_bytes(32)).decode()
+        config = {
+            "apiVersion": "apiserver.config.k8s.io/v1",
+            "kind": "EncryptionConfiguration",
+            "resources": [{"resources": ["secrets"],
+                           "providers": [{"secretbox": {"keys": [{"name": "key1", "secret": key}]}},
+                                         {"identity": {}}]}],
+        }  # fmt: skip
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(yaml.safe_dump(config))
+    return path
 
 
 def binary(cfg: StackConfig, name: str) -> str:
@@ -171,6 +193,7 @@ class KubeService:
             "--allow-privileged=true",
             "--profiling=false",
             "--endpoint-reconciler-type=none",
+            f"--encryption-provider-config={write_encryption_config(d)}",
             "--v=1",
         ]
         rec = process.spawn(cfg.state_dir, "kube-apiserver", argv)

@@ -10,7 +10,9 @@ follow one flag (`--secret name=app secret=pw`); `expand_argv` turns that into w
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -20,7 +22,7 @@ from servicelinker.catalog.auth import SECRET, SECRET_AUTO, SERVICE_PRINCIPAL, W
 from servicelinker.catalog.targets import TARGETS, Target
 from servicelinker.cli import common, views
 from servicelinker.cli.output import OutputFormat, emit
-from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.errors import ArmError, ErrorCode, shown
 from servicelinker.model.ids import ResourceId, format_connection_id
 from servicelinker.model.linker import LinkerProperties, LinkerResource
 
@@ -53,21 +55,46 @@ def expand_argv(argv: Sequence[str]) -> list[str]:
     return out
 
 
+#: Flags whose values may be secret: never echoed, and readable from a file or standard input.
+SECRET_FLAGS = ("--secret", "--service-principal")
+
+
 def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for v in values:
+    for position, v in enumerate(values, 1):
         if v == BARE:
             continue
         if "=" not in v:
+            # the token may be a password typed in the wrong place: name its position, never its text
             raise ArmError(
                 ErrorCode.INVALID_ARGUMENT_VALUE,
-                f"Usage error: {flag} expects KEY=VALUE pairs, got '{v}'.",
+                f"Usage error: {flag} expects KEY=VALUE pairs; value {position} has no '='."
+                if flag in SECRET_FLAGS else f"Usage error: {flag} expects KEY=VALUE pairs, got '{shown(v)}'.",
                 target=flag,
                 remedy=f"Write {flag} key1=value1 key2=value2.",
             )
         k, val = v.split("=", 1)
-        out[k] = val
+        out[k] = _read_value(val, flag, k) if flag in SECRET_FLAGS else val
     return out
+
+
+def _read_value(value: str, flag: str, key: str) -> str:
+    """`@path` reads the value from a file, `-` from standard input (so a password need not be on the command
+    line, where `ps` shows it); `@@...` stands for a value that begins with `@`. One trailing newline is dropped."""
+    if value == "-":
+        text = sys.stdin.readline()
+    elif value.startswith("@@"):
+        return value[1:]
+    elif value.startswith("@"):
+        try:
+            text = Path(value[1:]).expanduser().read_text()
+        except OSError as exc:
+            raise ArmError(ErrorCode.INVALID_ARGUMENT_VALUE, f"{flag} {key}=@<file>: the file cannot be read "
+                           f"({exc.strerror or type(exc).__name__}).", target=flag,
+                           remedy="Give a readable file, e.g. secret=@./password.txt.") from None  # fmt: skip
+    else:
+        return value
+    return text[:-1] if text.endswith("\n") else text
 
 
 def _secret_auth(target: Target, values: Sequence[str]) -> dict[str, Any]:
@@ -356,13 +383,16 @@ def _common_options(update: bool) -> list[inspect.Parameter]:
             help="Kubernetes namespace of the Secret (default 'default'; on update the current one).",
         ),
         _option("client_type", "--client-type", help="The client type used on the cluster."),
-        _option("secret", "--secret", multiple=True, help="--secret (auto) or --secret name=<user> secret=<pw>."),
+        _option("secret", "--secret", multiple=True,
+                help="--secret (auto) or --secret name=<user> secret=<pw>; secret=@file or secret=- reads it from "
+                "a file or stdin."),
         _option("workload_identity", "--workload-identity", help="Resource id of the user-assigned identity."),
         _option(
             "service_principal",
             "--service-principal",
             multiple=True,
-            help="client-id=<id> secret=<secret> [object-id=<id>].",
+            help="client-id=<id> secret=<secret> [object-id=<id>]; secret=@file or secret=- reads it "
+            "from a file or stdin.",
         ),
         _option("enable_csi", "--enable-csi", flag=True, help="keyvault: use the secrets-store CSI driver add-on."),
         _option("customized_keys", "--customized-keys", multiple=True, help="Rename keys: KEY=NEWKEY ..."),
