@@ -828,3 +828,13 @@ def test_a_non_guid_subscription_is_400_invalid_subscription_id(client: tuple[Te
     path = SOURCE.replace(SUB, "not-a-guid") + "/providers/Microsoft.ServiceLinker/linkers/x"
     r = c.get(path, params={"api-version": V})
     assert r.status_code == 400 and _error(r)["code"] == "InvalidSubscriptionId"
+
+
+def test_both_issuer_forms_entra_issues_are_accepted() -> None:
+    """Hardening finding 8: configured with the v2 issuer, ARM tokens (v1 issuer) must be accepted too."""
+    from servicelinker.api.auth import entra_issuer_forms
+
+    tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    assert f"https://sts.windows.net/{tenant}/" in entra_issuer_forms(f"https://login.microsoftonline.com/{tenant}/v2.0")
+    assert f"https://login.microsoftonline.com/{tenant}/v2.0" in entra_issuer_forms(f"https://sts.windows.net/{tenant}/")
+    assert entra_issuer_forms("https://issuer.example/other") == set()

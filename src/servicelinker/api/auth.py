@@ -18,6 +18,7 @@ issuer, no `oid`), `ExpiredAuthenticationToken`, `InvalidAuthenticationTokenAudi
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -129,7 +130,7 @@ class JwtAuthenticator:
         self.leeway = leeway
         self._clock = clock
         self._lock = threading.Lock()
-        self._issuers: set[str] = {issuer, self.issuer, self.issuer + "/"}
+        self._issuers: set[str] = {issuer, self.issuer, self.issuer + "/", *entra_issuer_forms(self.issuer)}
         self._jwks: _IssuerJwks | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -231,6 +232,24 @@ class JwtAuthenticator:
             tenant_id=claims.get("tid"),
             claims=claims,
         )
+
+
+_ENTRA_V2 = re.compile(r"^(?P<authority>https://[^/]+)/(?P<tenant>[^/]+)/v2\.0$")
+_ENTRA_V1 = re.compile(r"^https://sts\.windows\.net/(?P<tenant>[^/]+)/?$")
+
+
+def entra_issuer_forms(issuer: str) -> set[str]:
+    """Both issuers Entra puts in a tenant's tokens: `<authority>/<tenant>/v2.0` (v2 tokens) and
+    `https://sts.windows.net/<tenant>/` (v1 tokens, which is what Azure resources such as ARM get even through the
+    v2 endpoint). Configured with either, the authenticator accepts both."""
+    v2, v1 = _ENTRA_V2.match(issuer), _ENTRA_V1.match(issuer)
+    if v2:
+        tenant = v2["tenant"]
+        return {f"https://sts.windows.net/{tenant}/", f"{v2['authority']}/{tenant}/"}
+    if v1:
+        tenant = v1["tenant"]
+        return {f"https://login.microsoftonline.com/{tenant}/v2.0", f"https://sts.windows.net/{tenant}/"}
+    return set()
 
 
 class _IssuerJwks(PyJWKClient):

@@ -4,6 +4,9 @@
         --issuer https://login.microsoftonline.com/<tenant>/v2.0 --audience https://management.azure.com
     servicelinker serve --port 8080 --insecure-dev        # loopback only, every caller is local-user
 
+The issuer's v1 form (`https://sts.windows.net/<tenant>/`, what ARM-audience tokens carry) and its v2 form are both
+accepted, whichever is given.
+
 `--issuer` takes an OpenID issuer URL (its discovery document names the JWKS); `--issuer-ca` verifies a private
 issuer's certificate. `--store-url` (or SL_STORE_URL) selects the store (default: SQLite in the state directory;
 PostgreSQL for several replicas).
