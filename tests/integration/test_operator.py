@@ -34,6 +34,7 @@ from servicelinker.cli.operator import app as operator_app
 from servicelinker.kube.client import ServiceConnection, operator_heartbeat, wait_for_ready
 from servicelinker.kube.contract import (
     CONNECTION_ID_ANNOTATION,
+    CONNECTION_LABEL,
     CONNECTION_REF_ANNOTATION,
     CREDENTIALS_FOR_LABEL,
     HEARTBEAT_LEASE,
@@ -43,6 +44,9 @@ from servicelinker.kube.contract import (
     SYSTEM_NAMESPACE,
     WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION,
     WORKLOAD_IDENTITY_TENANT_ID_ANNOTATION,
+    connection_hash,
+    legacy_resource_name,
+    resource_name,
 )
 from servicelinker.operator.desired import to_dict
 from servicelinker.operator.sync import FINALIZER, OperatorThread, sync_once
@@ -226,6 +230,11 @@ def _companion(admin: Client, cr: str, password: str, namespace: str = SYSTEM_NA
     return name
 
 
+def _linker_id(connection: str) -> str:
+    return (f"/subscriptions/0/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c"
+            f"/providers/Microsoft.ServiceLinker/linkers/{connection}")  # fmt: skip
+
+
 def _connection(
     admin: Client,
     target_ns: str,
@@ -235,13 +244,16 @@ def _connection(
     password: str | None = None,
     **spec: Any,
 ) -> str:
-    cr = name or f"conn{uuid.uuid4().hex[:6]}-1a2b3c4d"
+    """A ServiceConnection named as the engine names it (`resource_name` of its linker id); `name`'s part before
+    the first '-' is the connection name."""
+    connection = name.split("-")[0] if name else f"conn{uuid.uuid4().hex[:6]}"
+    connection_id = _linker_id(connection)
+    cr = resource_name(connection_id, connection)
     body: dict[str, Any] = {
-        "connectionId": f"/subscriptions/0/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c"
-        f"/providers/Microsoft.ServiceLinker/linkers/{cr.split('-')[0]}",
-        "connectionName": cr.split("-")[0],
+        "connectionId": connection_id,
+        "connectionName": connection,
         "targetNamespace": target_ns,
-        "secretName": f"sc-{cr.split('-')[0]}-secret",
+        "secretName": f"sc-{connection}-secret",
         "configurations": [{"name": "AZURE_POSTGRESQL_HOST", "value": "db.example"}],
         **spec,
     }
@@ -287,8 +299,9 @@ def test_connection_delivers_secret_and_reports_ready(operator: OperatorThread, 
     )
     assert secret.type == "Opaque"
     assert secret.metadata is not None
-    assert secret.metadata.labels == {MANAGED_BY_LABEL: MANAGED_BY}
     obj = _cr(admin, cr)
+    assert secret.metadata.labels == {MANAGED_BY_LABEL: MANAGED_BY,
+                                      CONNECTION_LABEL: connection_hash(obj["spec"]["connectionId"])}  # fmt: skip
     assert secret.metadata.annotations == {
         CONNECTION_ID_ANNOTATION: obj["spec"]["connectionId"],
         CONNECTION_REF_ANNOTATION: f"{SYSTEM_NAMESPACE}/{cr}",
@@ -585,6 +598,131 @@ def test_operator_run_cli_process(sync_kubeconfig: Path, admin: Client, namespac
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err[-2000:]
     assert not any(v in out + err for s in SECRET_VALUES for v in (s, _b64(s)))
+
+
+# --------------------------------------------------------------------------- issue 16: nothing stale left behind
+
+
+def _gone(admin: Client, res: Any, name: str, namespace: str) -> Callable[[], bool]:
+    return lambda: _get(admin, res, name, namespace) is None
+
+
+def _secret_ref(admin: Client, cr: str, want: str) -> Callable[[], bool]:
+    return lambda: (_cr(admin, cr).get("status") or {}).get("secretRef") == want
+
+
+def test_moving_a_connection_removes_the_old_secret(operator: OperatorThread, admin: Client, namespace: str) -> None:
+    """Finding 2: a namespace change (an update with another scope, or the later of two racing PUTs) must not
+    leave the superseded password behind in the old namespace."""
+    password = _password()
+    cr = _connection(admin, namespace, password=password)
+    secret_name = f"sc-{cr.split('-')[0]}-secret"
+    want = {"AZURE_POSTGRESQL_HOST": "db.example", "AZURE_POSTGRESQL_PASSWORD": password}
+    _wait_data(admin, secret_name, namespace, want)
+    eventually(_secret_ref(admin, cr, f"{namespace}/{secret_name}"), what="status.secretRef")
+    moved = f"moved-{uuid.uuid4().hex[:6]}"
+    admin.create(Namespace(metadata=ObjectMeta(name=moved)))
+    admin.patch(ServiceConnection, cr, {"spec": {"targetNamespace": moved}}, namespace=SYSTEM_NAMESPACE,
+                patch_type=PatchType.MERGE)  # fmt: skip
+    _wait_data(admin, secret_name, moved, want)
+    eventually(_gone(admin, Secret, secret_name, namespace), what="the Secret in the old namespace removed")
+    eventually(_secret_ref(admin, cr, f"{moved}/{secret_name}"), what="status.secretRef moved")
+
+
+def test_renaming_the_secret_removes_the_superseded_one(
+    operator: OperatorThread, admin: Client, namespace: str
+) -> None:
+    cr = _connection(admin, namespace, password=_password())
+    old = f"sc-{cr.split('-')[0]}-secret"
+    eventually(_secret_ref(admin, cr, f"{namespace}/{old}"), what="status.secretRef")
+    admin.patch(ServiceConnection, cr, {"spec": {"secretName": "sc-renamed-secret"}}, namespace=SYSTEM_NAMESPACE,
+                patch_type=PatchType.MERGE)  # fmt: skip
+    eventually(lambda: _get(admin, Secret, "sc-renamed-secret", namespace), what="the renamed Secret")
+    eventually(_gone(admin, Secret, old, namespace), what="the superseded Secret removed")
+
+
+def _stray(admin: Client, namespace: str, name: str, owner: str, connection_id: str) -> None:
+    """A Secret as a connection's earlier write left it (the loser of a race, a crash between two writes)."""
+    meta = ObjectMeta(name=name, namespace=namespace,
+                      labels={MANAGED_BY_LABEL: MANAGED_BY, CONNECTION_LABEL: connection_hash(connection_id)},
+                      annotations={CONNECTION_REF_ANNOTATION: owner, CONNECTION_ID_ANNOTATION: connection_id})
+    admin.create(Secret(metadata=meta, stringData={"AZURE_POSTGRESQL_PASSWORD": "superseded"}))  # fmt: skip
+
+
+def test_periodic_resync_collects_the_garbage_of_live_connections(
+    operator: OperatorThread, logs: _Capture, admin: Client, namespace: str
+) -> None:
+    cr = _connection(admin, namespace)
+    assert _ready(admin, cr)["status"] == "True"
+    connection_id = _cr(admin, cr)["spec"]["connectionId"]
+    _stray(admin, namespace, "sc-stray-secret", f"{SYSTEM_NAMESPACE}/{cr}", connection_id)
+    # A deleted connection's Secret stays (Azure keeps it unless asked): not garbage.
+    gone_id = _linker_id(f"gone{uuid.uuid4().hex[:6]}")
+    _stray(admin, namespace, "sc-orphan-secret", f"{SYSTEM_NAMESPACE}/{resource_name(gone_id, 'gone')}", gone_id)
+    eventually(_gone(admin, Secret, "sc-stray-secret", namespace), timeout=75, interval=0.5,
+               what="the stray Secret collected by the periodic re-sync (every 30 s here)")  # fmt: skip
+    assert any(f"garbage collection: deleted Secret {namespace}/sc-stray-secret" in line for line in logs.lines)
+    assert _get(admin, Secret, "sc-orphan-secret", namespace) is not None
+    assert _get(admin, Secret, f"sc-{cr.split('-')[0]}-secret", namespace) is not None
+
+
+def test_cleanup_removes_everything_the_connection_wrote(
+    operator: OperatorThread, admin: Client, namespace: str
+) -> None:
+    """Finding 2: `delete --cleanup` (deletionPolicy Delete) removes the Secrets the connection left elsewhere too."""
+    cr = _connection(admin, namespace, name=f"wipe-{uuid.uuid4().hex[:6]}", deletionPolicy="Delete")
+    assert _ready(admin, cr)["status"] == "True"
+    elsewhere = f"else-{uuid.uuid4().hex[:6]}"
+    admin.create(Namespace(metadata=ObjectMeta(name=elsewhere)))
+    _stray(admin, elsewhere, "sc-wipe-secret", f"{SYSTEM_NAMESPACE}/{cr}", _cr(admin, cr)["spec"]["connectionId"])
+    admin.delete(ServiceConnection, cr, namespace=SYSTEM_NAMESPACE)
+    eventually(_gone(admin, ServiceConnection, cr, SYSTEM_NAMESPACE), what="the connection gone")
+    assert _get(admin, Secret, "sc-wipe-secret", namespace) is None
+    assert _get(admin, Secret, "sc-wipe-secret", elsewhere) is None
+
+
+def test_sync_once_migrates_legacy_names_and_keeps_the_delivered_secret(
+    sync_kubeconfig: Path, admin: Client, namespace: str
+) -> None:
+    """Finding 1: objects named by releases before 0.2 (two connections could share one) are re-created under
+    the name of their whole linker id when the operator or sc-job starts; the Secret is taken over, not lost."""
+    connection = f"legacy{uuid.uuid4().hex[:6]}"
+    connection_id = _linker_id(connection)
+    old, new = legacy_resource_name(connection_id, connection), resource_name(connection_id, connection)
+    assert old != new
+    password = _password()
+    companion = _companion(admin, old, password, SYNC_NS)
+    secret_name = f"sc-{connection}-secret"
+    spec = {"connectionId": connection_id, "connectionName": connection, "targetNamespace": namespace,
+            "secretName": secret_name, "credentialsSecretName": companion,
+            "configurations": [{"name": "AZURE_POSTGRESQL_HOST", "value": "db.example"},
+                               {"name": "AZURE_POSTGRESQL_PASSWORD", "secretKey": "password"}]}  # fmt: skip
+    admin.create(ServiceConnection(metadata=ObjectMeta(name=old, namespace=SYNC_NS), spec=spec))
+    # what the old operator delivered, owned by the old object
+    owned_by_old = {CONNECTION_REF_ANNOTATION: f"{SYNC_NS}/{old}", CONNECTION_ID_ANNOTATION: connection_id}
+    meta = ObjectMeta(name=secret_name, namespace=namespace, labels={MANAGED_BY_LABEL: MANAGED_BY},
+                      annotations=owned_by_old)
+    admin.create(Secret(metadata=meta, stringData={"AZURE_POSTGRESQL_HOST": "db.example",
+                                                   "AZURE_POSTGRESQL_PASSWORD": password}))  # fmt: skip
+
+    async def once() -> Any:
+        client = AsyncClient(KubeConfig.from_file(str(sync_kubeconfig)))
+        try:
+            return await sync_once(client, SYNC_NS)
+        finally:
+            await client.close()
+
+    asyncio.run(once())
+    assert _get(admin, ServiceConnection, old, SYNC_NS) is None
+    assert _get(admin, Secret, companion, SYNC_NS) is None
+    migrated = _cr(admin, new, SYNC_NS)
+    assert migrated["spec"]["credentialsSecretName"] == f"{new}-credentials"
+    assert migrated["status"]["conditions"][0]["status"] == "True", migrated["status"]
+    secret = admin.get(Secret, secret_name, namespace=namespace)
+    assert _data(secret) == {"AZURE_POSTGRESQL_HOST": "db.example", "AZURE_POSTGRESQL_PASSWORD": password}
+    assert secret.metadata is not None and secret.metadata.annotations is not None
+    assert secret.metadata.annotations[CONNECTION_REF_ANNOTATION] == f"{SYNC_NS}/{new}"
+    assert (secret.metadata.labels or {})[CONNECTION_LABEL] == connection_hash(connection_id)
 
 
 def test_zz_no_secret_values_in_logs_events_or_status(operator: OperatorThread, logs: _Capture, admin: Client) -> None:

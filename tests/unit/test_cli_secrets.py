@@ -37,3 +37,24 @@ def test_an_unreadable_secret_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ArmError) as raised:
         aks_create._secret_auth(get_target("postgres-flexible"), ["name=app", f"secret=@{tmp_path / 'missing'}"])
     assert raised.value.target == "--secret" and "cannot be read" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("body_field", "auth_flag", "flag"),
+    [
+        ("properties.scope", None, "--kube-namespace"),
+        ("linkerName", None, "--connection"),
+        ("properties.configurationInfo.customizedKeys", None, "--customized-keys"),
+        ("properties.configurationInfo.customizedKeys.AZURE_X", None, "--customized-keys"),
+        ("properties.targetService.id", None, "--target-id"),
+        ("properties.authInfo.clientId", "--workload-identity", "--workload-identity"),
+        ("properties.authInfo", None, "--secret"),
+        ("--opt-out", None, "--opt-out"),
+        ("properties.configurationInfo", None, "properties.configurationInfo"),
+    ],
+)
+def test_engine_errors_name_the_flag_on_the_cli(body_field: str, auth_flag: str | None, flag: str) -> None:
+    """The engine names the body's field (what a REST caller sent); the CLI user sent a flag (finding 6)."""
+    from servicelinker.cli.common import flag_for
+
+    assert flag_for(body_field, auth_flag) == flag

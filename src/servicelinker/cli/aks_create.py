@@ -425,7 +425,8 @@ def _command(target: Target, update: bool) -> Callable[..., None]:
         try:
             _run(target, opts, update)
         except ArmError as error:
-            common.fail(error)
+            given = [f"--{f.replace('_', '-')}" for f in AUTH_FLAGS if opts.get(f)]
+            common.fail(error, auth_flag=given[0] if given else None)
 
     params = _common_options(update) + ([] if update else _target_options(target))
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

@@ -44,9 +44,37 @@ def run(eng: Engine, operation_id: str, quiet: bool = False) -> Operation:
     return eng.run(operation_id, Progress(quiet=quiet))
 
 
-def fail(error: ArmError, exit_code: int = ERROR_EXIT) -> NoReturn:
-    """`ERROR: (Code) message remedy` on stderr, as az prints ARM errors."""
+#: The flag that sets each PUT-body field (longest prefix wins): the engine's checks name the body's field, which a
+#: REST caller sent; a CLI user sent a flag, so the CLI names that instead.
+BODY_FIELD_FLAGS: dict[str, str] = {
+    "linkerName": "--connection",
+    "properties.scope": "--kube-namespace",
+    "properties.clientType": "--client-type",
+    "properties.targetService": "--target-id",
+    "properties.configurationInfo.customizedKeys": "--customized-keys",
+    "properties.configurationInfo.additionalConnectionStringProperties": "--connstr-props",
+    "properties.configurationInfo.action": "--opt-out",
+    "properties.publicNetworkSolution": "--opt-out",
+    "properties.authInfo": "--secret",
+}
+
+
+def flag_for(target: str | None, auth_flag: str | None = None) -> str | None:
+    """The CLI flag behind a body field (`auth_flag`, the auth flag given, stands for `properties.authInfo`)."""
+    if target is None:
+        return None
+    if target.startswith("properties.authInfo") and auth_flag:
+        return auth_flag
+    matches = [field for field in BODY_FIELD_FLAGS if target == field or target.startswith(field + ".")]
+    return BODY_FIELD_FLAGS[max(matches, key=len)] if matches else target
+
+
+def fail(error: ArmError, exit_code: int = ERROR_EXIT, auth_flag: str | None = None) -> NoReturn:
+    """`ERROR: (Code) message remedy` on stderr and, like az for ARM errors, `Target: <flag>` below it."""
     click.echo(f"ERROR: {error}", err=True)
+    target = flag_for(error.target, auth_flag)
+    if target:
+        click.echo(f"Target: {target}", err=True)
     sys.exit(exit_code)
 
 
