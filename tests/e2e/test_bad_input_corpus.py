@@ -393,8 +393,11 @@ def test_rest_corpus_is_refused_with_arm_errors_and_creates_nothing(
             if response.status_code >= 400 and _store_rows(db) != rows:
                 problems.append(f"{case.name}: the store changed: {rows} -> {_store_rows(db)}")
                 rows = _store_rows(db)
-    assert _cluster_objects(kube) == objects, "a refused request created cluster objects"
-    assert "Traceback" not in server.log(), server.log()
+    created = _cluster_objects(kube) - objects
+    if created:
+        problems.append(f"refused requests created cluster objects: {sorted(created)}")
+    if "Traceback" in server.log():
+        problems.append(f"the server logged a traceback: {server.log()[-2000:]}")
     print(f"\nREST bad-input corpus: {len(CORPUS)} cases, {len(problems)} problems")
     assert not problems, "\n".join(problems)
 
@@ -502,6 +505,8 @@ def test_cli_corpus_is_refused_with_arm_errors_and_creates_nothing(
         if _store_rows(db) != rows:
             problems.append(f"{name}: the store changed")
             rows = _store_rows(db)
-    assert _cluster_objects(kube) == objects, "a refused command created cluster objects"
+    created = _cluster_objects(kube) - objects
+    if created:
+        problems.append(f"refused commands created cluster objects: {sorted(created)}")
     print(f"\nCLI bad-input corpus: {len(CLI_CORPUS)} cases, {len(problems)} problems")
     assert not problems, "\n".join(problems)
