@@ -99,6 +99,8 @@ def request_content_error(errors: Sequence[Any]) -> ArmError:
     where = loc[0] if loc else "body"
     if tuple(loc) == ("query", "api-version"):
         return missing_api_version()
+    if first.get("type") == "json_invalid":  # the body is not JSON: loc holds a character position, not a member
+        loc = ("body",)
     path = _json_path(loc)
     msg = shown(str(first.get("msg", "invalid value")), 200)
     if where == "body":

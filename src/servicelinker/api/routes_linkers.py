@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from servicelinker.api import errors, lro
 from servicelinker.api.deps import Backend, BackendDep, Caller, api_version_param, source_id_of, source_of
+from servicelinker.api.paging import SkipToken, page
 from servicelinker.catalog.configuration import to_configuration_result
 from servicelinker.engine import Engine
 from servicelinker.model.errors import ArmError, ErrorCode, ErrorResponse
@@ -94,10 +95,11 @@ def _engine(be: Backend, who: Caller, scope: str, action: str) -> Engine:
     summary="Returns list of Linkers which connects to the resource.",
     responses={200: {"model": ResourceList, "description": "Linker details."}, **ERROR},
 )
-def list_linkers(resource_uri: ResourceUri, who: Caller, _v: LinkersVersion, be: BackendDep) -> JSONResponse:
+def list_linkers(request: Request, resource_uri: ResourceUri, who: Caller, _v: LinkersVersion, be: BackendDep,
+                 skip_token: SkipToken = None) -> JSONResponse:  # fmt: skip
     source = source_id_of(resource_uri)
     engine = _engine(be, who, source, READ)
-    return JSONResponse({"value": [s.body for s in engine.list_linkers(source)]})
+    return JSONResponse(page(request, [s.body for s in engine.list_linkers(source)], skip_token))
 
 
 @router.get(

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from servicelinker.api.deps import Caller, api_version_param
+from servicelinker.api.paging import SkipToken, page
 from servicelinker.api.routes_linkers import ERROR
 from servicelinker.catalog import auth
 from servicelinker.catalog.configuration import configuration_names
@@ -33,7 +34,6 @@ from servicelinker.model.results import ConfigurationNameResult
 router = APIRouter(tags=["Tenant"])
 OperationsVersion = Annotated[str, Depends(api_version_param("operations"))]
 NamesVersion = Annotated[str, Depends(api_version_param("configurationNames"))]
-PAGE_SIZE = 100
 
 _CLAUSE = re.compile(r"^\s*([A-Za-z]+)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
 _AND = re.compile(r"\s+and\s+(?=(?:[^']*'[^']*')*[^']*$)", re.IGNORECASE)
@@ -84,25 +84,9 @@ def list_configuration_names(
     _who: Caller,
     _v: NamesVersion,
     filter_: Annotated[str | None, Query(alias="$filter", description="OData filter options.")] = None,
-    skip_token: Annotated[
-        str | None, Query(alias="$skipToken", description="OData skipToken option for pagination.")
-    ] = None,
+    skip_token: SkipToken = None,
 ) -> JSONResponse:
-    items = names_result(filter_).response_dump().get("value", [])
-    try:
-        start = int(skip_token) if skip_token else 0
-    except ValueError:
-        start = -1
-    if start < 0 or start > len(items):
-        raise ArmError(
-            ErrorCode.INVALID_ARGUMENT_VALUE,
-            f"The $skipToken '{skip_token}' is invalid.",
-            target="$skipToken",
-            remedy="Follow the nextLink of the previous page.",
-        )
-    body: dict[str, Any] = {"value": items[start : start + PAGE_SIZE]}
-    if start + PAGE_SIZE < len(items):
-        body["nextLink"] = str(request.url.include_query_params(**{"$skipToken": str(start + PAGE_SIZE)}))
+    body = page(request, names_result(filter_).response_dump().get("value", []), skip_token)
     return JSONResponse(body)
 
 

@@ -56,6 +56,7 @@ def check_request(props: LinkerProperties) -> None:
     info = props.configuration_info
     if info is not None:
         for default, custom in (info.customized_keys or {}).items():
+            check_key(default, f"{CONFIG_INFO}.customizedKeys")
             check_key(custom, f"{CONFIG_INFO}.customizedKeys.{shown(default)}")
         extra = info.additional_configurations or {}
         if len(extra) > MAX_CONFIGURATIONS:
@@ -66,6 +67,9 @@ def check_request(props: LinkerProperties) -> None:
         for key in extra:
             check_key(key, f"{CONFIG_INFO}.additionalConfigurations")
         _check_values(extra, f"{CONFIG_INFO}.additionalConfigurations")
+        if sum(len(k.encode()) + len(v.encode()) for k, v in extra.items()) > MAX_INLINE_BYTES:
+            raise _too_long("The additional configurations", f"{CONFIG_INFO}.additionalConfigurations",
+                            MAX_INLINE_BYTES)  # fmt: skip
         _check_values(info.additional_connection_string_properties or {},
                       f"{CONFIG_INFO}.additionalConnectionStringProperties")  # fmt: skip
     auth = props.auth_info

@@ -130,6 +130,7 @@ def _secret_auth(target: Target, values: Sequence[str]) -> dict[str, Any]:
     }
 
 
+USER_ASSIGNED_IDENTITY_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
 AUTH_FLAGS = ("secret", "workload_identity", "service_principal")
 
 
@@ -183,6 +184,15 @@ def _auth_from_flags(eng: Engine, target: Target, opts: dict[str, Any]) -> dict[
 
 def _workload_identity_auth(eng: Engine, identity_id: str) -> dict[str, Any]:
     """az resolves the identity's clientId (`az identity show --ids`); the subscription is the id's."""
+    rid = ResourceId.try_parse(identity_id)
+    if rid is None or (rid.resource_type or "").lower() != USER_ASSIGNED_IDENTITY_TYPE.lower():
+        raise ArmError(
+            ErrorCode.INVALID_RESOURCE_ID,
+            f"Resource id is invalid: {shown(identity_id, 512)}",
+            target="--workload-identity",
+            remedy="Pass the identity's resource id: /subscriptions/<sub>/resourceGroups/<rg>/providers/"
+            "Microsoft.ManagedIdentity/userAssignedIdentities/<name> (`az identity show --query id`).",
+        )
     ref = eng.resolve_identity(identity_id)
     return {"authType": "userAssignedIdentity", "clientId": ref.client_id, "subscriptionId": ref.subscription_id}
 

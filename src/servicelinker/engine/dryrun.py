@@ -21,7 +21,13 @@ from servicelinker.catalog.targets import check_supported
 from servicelinker.engine import planning
 from servicelinker.engine.context import EngineContext
 from servicelinker.model.errors import ArmError, ErrorCode
-from servicelinker.model.ids import LINKER_PROVIDER, ResourceId, format_connection_id
+from servicelinker.model.ids import (
+    LINKER_PROVIDER,
+    ResourceId,
+    format_connection_id,
+    invalid_resource_id,
+    is_valid_resource_id,
+)
 from servicelinker.model.linker import (
     DRYRUN_RESOURCE_TYPE,
     AzureResource,
@@ -141,9 +147,12 @@ def prerequisites(ctx: EngineContext, scope: str, name: str, props: LinkerProper
 def run(ctx: EngineContext, scope: str, name: str, params: CreateOrUpdateDryrunParameters,
         has_source: bool) -> tuple[dict[str, Any], bool]:  # fmt: skip
     """Check, record and return the dryrun's body and whether it is new."""
+    naming.validate_connection_name(name, target="dryrunName")
     rid = dryrun_id(scope, name)
     existing = ctx.store.get_dryrun(rid)
     props = LinkerProperties.model_validate(params.request_dump())
+    if props.target_id and not is_valid_resource_id(props.target_id):
+        raise invalid_resource_id(props.target_id, "properties.parameters.targetService.id")
     results = prerequisites(ctx, scope, name, props, has_source)
     stamp = planning.now()
     system = (existing or {}).get("systemData") or {}

@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -25,6 +27,7 @@ from servicelinker.clouds.base import ClusterInfo
 from servicelinker.engine import errors, identity
 from servicelinker.engine.context import EngineContext
 from servicelinker.engine.ports import ClusterPort
+from servicelinker.model.choices import check_choices
 from servicelinker.model.errors import ArmError, ErrorCode, shown
 from servicelinker.model.ids import ResourceId, parse_connection_id, validate_source_id
 from servicelinker.model.linker import AzureResource, LinkerResource, SecretAuthInfo, ValueSecretInfo
@@ -219,6 +222,21 @@ def identity_plan(
 # ------------------------------------------------------------------------------------------------------ the plan
 
 
+TARGET_ID_FIELD = "properties.targetService.id"
+
+
+@contextmanager
+def about(body_field: str) -> Iterator[None]:
+    """Errors raised inside name `body_field` as their target: ARM's look-up errors (a target not found, access
+    to it refused) carry a resource id, but a REST caller needs the member of the body it came from."""
+    try:
+        yield
+    except ArmError as error:
+        if error.target is None or error.target.startswith("/"):
+            error.target = body_field
+        raise
+
+
 def make_plan(ctx: EngineContext, linker_id: str, resource: LinkerResource,
               previous: StoredLinker | None) -> Plan:  # fmt: skip
     """Every synchronous check of a create/update; raises ArmError, changes nothing."""
@@ -228,11 +246,12 @@ def make_plan(ctx: EngineContext, linker_id: str, resource: LinkerResource,
     props = resource.properties
     target = check_supported(props)
     if isinstance(props.target_service, AzureResource) and props.target_service.id:
-        target.validate_id(props.target_service.id, target="properties.targetService.id")
+        target.validate_id(props.target_service.id, target=TARGET_ID_FIELD)
     merge_stored_secret(previous, resource)
     check_auth_given(target, resource)
     check_secret_keys(target, resource)
     limits.check_request(props)
+    check_choices(props)
     namespace = props.scope or naming.DEFAULT_NAMESPACE
     check_namespace_name(namespace)
     check_namespace_kept(previous, namespace)
@@ -240,13 +259,15 @@ def make_plan(ctx: EngineContext, linker_id: str, resource: LinkerResource,
     check_cluster_state(cluster)
     check_providers(ctx, source_id)
     ctx.cloud.check_access(source_id, "Microsoft.ServiceLinker/linkers/write")
-    if props.target_id:
-        ctx.cloud.check_access(props.target_id, f"{ResourceId.parse(props.target_id).namespace}/read")
+    with about(TARGET_ID_FIELD):
+        if props.target_id:
+            ctx.cloud.check_access(props.target_id, f"{ResourceId.parse(props.target_id).namespace}/read")
     with ctx.cluster(cluster) as kc:
         if not kc.namespace_exists(namespace):
             raise errors.namespace_not_found(namespace)
         check_secret_free(ctx, kc, linker_id, source_id, cid.name, namespace)
-    facts = describe(ctx, target, resource)
+    with about(TARGET_ID_FIELD):
+        facts = describe(ctx, target, resource)
     limits.check_names(planned_names(resource, facts, target=target))
     kind = identity.kind_of(props)
     plan = identity.IdentityPlan(kind=kind)

@@ -336,6 +336,14 @@ def validate_target_id(text: str, pattern: str, *, target: str = "--target-id") 
     """
     if not is_valid_resource_id(text):
         raise invalid_resource_id(text, target)
+    subscription = ResourceId.parse(text).subscription
+    if not _GUID.match(subscription):
+        raise ArmError(
+            ErrorCode.INVALID_ARGUMENT_VALUE,
+            f"Target resource id is invalid: its subscription '{shown(subscription)}' is not a GUID.",
+            target=target,
+            remedy="Use the id exactly as the target's Properties page (or `az resource show`) gives it.",
+        )
     matched = IdPattern(pattern).match_prefix(text)
     if matched is None:
         raise ArmError(
