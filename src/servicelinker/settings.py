@@ -9,7 +9,7 @@ what they need on their command line or in their own environment.
 | `SL_STATE_DIR` | state: the store (SQLite), its key file; the dev stack keeps its state here too |
 | `SL_CACHE_DIR`, `SL_BIN_DIR` | built binaries (helm); `SL_HELM` names a helm binary explicitly |
 | `SL_STORE_URL`, `SL_STORE_KEYS`, `SL_STORE_KEY_FILE` | the store (see docs/store.md) |
-| `SL_CLOUD` | the cloud adapter (a `servicelinker.clouds` entry point) |
+| `SL_CLOUD`, `SL_CLOUD_PROFILE` | the cloud adapter (an entry point); the Azure cloud (docs/azure.md) |
 | `SL_SUBSCRIPTION` | subscription for `-g/-n` ids (else the cloud's default) |
 | `SL_ENDPOINT`, `SL_TOKEN`, `SL_TOKEN_FILE`, `SL_ENDPOINT_CA`, `SL_CONFIG` | the CLI against a REST endpoint |
 | `SL_READY_TIMEOUT` | seconds the engine waits for the operator |
@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     store_key_file: Path | None = None
 
     cloud: str = "local"
+    #: The Azure adapter's cloud profile (endpoints, credential); default `<state dir>/cloud-profile.json`.
+    cloud_profile: Path | None = None
     subscription: str | None = None
 
     endpoint: str | None = None
@@ -66,7 +68,7 @@ class Settings(BaseSettings):
     resync_seconds: float | None = None
 
     @field_validator("state_dir", "cache_dir", "bin_dir", "helm", "store_key_file", "token_file", "endpoint_ca",
-                     "config", mode="after")  # fmt: skip
+                     "config", "cloud_profile", mode="after")  # fmt: skip
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None

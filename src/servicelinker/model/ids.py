@@ -118,6 +118,12 @@ class ResourceId:
         return "/".join([tail[0], *tail[1::2]])
 
     @property
+    def levels(self) -> list[tuple[str, str]]:
+        """(type, name) of each level under the innermost provider: `[("flexibleServers", "s"), ("databases", "d")]`."""
+        tail = self._provider_tail
+        return list(zip(tail[1::2], tail[2::2], strict=False))
+
+    @property
     def name(self) -> str:
         """Name of the innermost resource (last segment)."""
         return self.segments[-1]
