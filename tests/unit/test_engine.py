@@ -177,6 +177,20 @@ def test_delete_with_cleanup_releases_everything_and_without_keeps_the_secret(
     assert engine.find(lid("wipe")) is None and engine.begin_delete(lid("wipe")) is None
 
 
+def test_a_firewall_rule_stays_while_another_connection_of_the_cluster_needs_it(
+    parts: tuple[ConnectionEngine, FakeCloud, FakeCluster],
+) -> None:
+    engine, cloud, _ = parts
+    create(engine, "first", body(REDIS_DB, {"authType": "secret"}, scope="shop"))
+    create(engine, "second", body(REDIS_ID + "/databases/1", {"authType": "secret"}, scope="shop"))
+    done = engine.execute(engine.begin_delete(lid("first"), cleanup=True).id)  # type: ignore[union-attr]
+    step = next(s for s in done.steps if s.name == "Release target firewall rule")
+    assert step.status == "Skipped" and "also admits second" in (step.message or "")
+    assert REDIS_DB.lower() in cloud.firewall
+    engine.execute(engine.begin_delete(lid("second"), cleanup=True).id)  # type: ignore[union-attr]
+    assert (REDIS_ID + "/databases/1").lower() not in cloud.firewall
+
+
 def test_validate_reports_each_check_and_finds_a_tampered_secret(
     parts: tuple[ConnectionEngine, FakeCloud, FakeCluster],
 ) -> None:

@@ -26,6 +26,7 @@ from servicelinker.kube.client import ReadyTimeout
 from servicelinker.kube.cluster import SyncJobFailed
 from servicelinker.kube.helm import HelmError
 from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.ids import ResourceId
 from servicelinker.model.linker import LinkerProperties, LinkerResource, ProvisioningState
 from servicelinker.model.records import Operation, blank_credentials
 from servicelinker.store.repository import StoredLinker
@@ -168,6 +169,19 @@ def await_ready(ctx: EngineContext, kc: ClusterPort, resource_name: str, st: Ste
 # ------------------------------------------------------------------------------------------------------- delete
 
 
+def rule_sharers(ctx: EngineContext, stored: StoredLinker, target_id: str) -> list[str]:
+    """Other connections of the same cluster to the same target resource: a firewall rule admits the cluster, not
+    one connection, so it stays while any of them needs it."""
+    server = ResourceId.parse(target_id).top_level()
+    out = []
+    for other in ctx.store.list_linkers(stored.source_id):
+        other_target = LinkerProperties.model_validate(other.properties).target_id
+        same = other_target is not None and ResourceId.parse(other_target).top_level() == server
+        if other.id.lower() != stored.id.lower() and same:
+            out.append(other.name)
+    return sorted(out)
+
+
 def delete(ctx: EngineContext, op: Operation, log: OperationLog) -> dict[str, Any] | None:
     cleanup = bool(op.params.get("cleanup"))
     stored = ctx.store.get_linker(op.resource_id)
@@ -193,10 +207,12 @@ def delete(ctx: EngineContext, op: Operation, log: OperationLog) -> dict[str, An
             st.skip("Kept (Azure keeps firewall rules on delete; pass --cleanup to remove them).")
         elif cluster is None:
             st.skip("The cluster no longer exists; its outbound addresses are unknown.")
+        elif sharing := rule_sharers(ctx, stored, props.target_id):
+            st.skip(f"Kept: the cluster's firewall rule also admits {', '.join(sharing)}.")
         else:
             ctx.cloud.release_firewall_rule(check_supported(props), props.target_id, cluster.outbound_ips,
                                             op.resource_id)  # fmt: skip
-            st.note("Released this connection's use of the cluster's firewall rule.")
+            st.note("Released the cluster's firewall rule on the target.")
     with log.step("Release identity configuration") as st:
         kind = identity.kind_of(props)
         if kind == "none":
