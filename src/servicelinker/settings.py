@@ -10,7 +10,7 @@ what they need on their command line or in their own environment.
 | `SL_CACHE_DIR`, `SL_BIN_DIR` | built binaries (helm); `SL_HELM` names a helm binary explicitly |
 | `SL_STORE_URL`, `SL_STORE_KEYS`, `SL_STORE_KEY_FILE` | the store (see docs/store.md) |
 | `SL_CLOUD`, `SL_CLOUD_PROFILE` | the cloud adapter (an entry point); the Azure cloud (docs/azure.md) |
-| `SL_SUBSCRIPTION` | subscription for `-g/-n` ids (else the cloud's default) |
+| `SL_SUBSCRIPTION` | subscription for `-g/-n` ids (else the cloud's default; Azure's: `AZURE_SUBSCRIPTION_ID`) |
 | `SL_ENDPOINT`, `SL_TOKEN`, `SL_TOKEN_FILE`, `SL_ENDPOINT_CA`, `SL_CONFIG` | the CLI against a REST endpoint |
 | `SL_READY_TIMEOUT` | seconds the engine waits for the operator |
 | `SL_EXTENSION_VALUES` | extra Helm values (JSON) for sc-extension |
@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CONFIG_FILE = Path.home() / ".config" / "servicelinker" / "config.json"
@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     #: The Azure adapter's cloud profile (endpoints, credential); default `<state dir>/cloud-profile.json`.
     cloud_profile: Path | None = None
     subscription: str | None = None
+    #: Azure's own variable: the Azure adapter's default subscription when SL_SUBSCRIPTION is not set.
+    azure_subscription_id: str | None = Field(default=None, validation_alias=AliasChoices(
+        "AZURE_SUBSCRIPTION_ID", "azure_subscription_id"))
 
     endpoint: str | None = None
     token: SecretStr | None = None
