@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.errors import authorization_failed as arm_authorization_failed
 from servicelinker.model.ids import ResourceId
 
 
@@ -31,12 +32,8 @@ def not_found(resource_id: str, remedy: str | None = None) -> ArmError:
 
 
 def authorization_failed(principal: str, action: str, scope: str) -> ArmError:
-    return ArmError(
-        ErrorCode.AUTHORIZATION_FAILED,
-        f"The client '{principal}' with object id '{principal}' does not have authorization to perform action "
-        f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh "
-        "your credentials.",
-        target=scope,
+    return arm_authorization_failed(
+        principal, action, scope,
         remedy=f"Ask an owner of the scope to grant a role that allows {action} (e.g. Contributor), or on the local "
         f"cloud: `servicelinker local role assign --assignee {principal} --role Contributor --scope {scope}`.",
     )

@@ -531,20 +531,26 @@ def sync_kubeconfig(chart: None, admin: Client, kube: dict[str, Any], tmp_path_f
     return _token_kubeconfig(admin, kube, SYNC_NS, tmp_path_factory.mktemp("sync") / "sc-job.kubeconfig")
 
 
+def _sync_once(kubeconfig: Path) -> Any:
+    """One sc-job run against SYNC_NS, with the chart's RBAC."""
+
+    async def once() -> Any:
+        client = AsyncClient(KubeConfig.from_file(str(kubeconfig)))
+        try:
+            return await sync_once(client, SYNC_NS)
+        finally:
+            await client.close()
+
+    return asyncio.run(once())
+
+
 def test_sync_once_reconciles_and_writes_job_status(sync_kubeconfig: Path, admin: Client, namespace: str) -> None:
     """sc-job, with the chart's RBAC, in a namespace no operator watches."""
     password = _password()
     good = _connection(admin, namespace, namespace=SYNC_NS, password=password)
     bad = _connection(admin, f"missing-{uuid.uuid4().hex[:6]}", namespace=SYNC_NS)
 
-    async def once() -> Any:
-        client = AsyncClient(KubeConfig.from_file(str(sync_kubeconfig)))
-        try:
-            return await sync_once(client, SYNC_NS)
-        finally:
-            await client.close()
-
-    report = asyncio.run(once())
+    report = _sync_once(sync_kubeconfig)
     assert report.total >= 2 and report.failed >= 1 and not report.ok
     assert {"name": bad, "reason": "NamespaceNotFound"}.items() <= next(
         f.model_dump() for f in report.failures if f.name == bad
@@ -705,14 +711,7 @@ def test_sync_once_migrates_legacy_names_and_keeps_the_delivered_secret(
     admin.create(Secret(metadata=meta, stringData={"AZURE_POSTGRESQL_HOST": "db.example",
                                                    "AZURE_POSTGRESQL_PASSWORD": password}))  # fmt: skip
 
-    async def once() -> Any:
-        client = AsyncClient(KubeConfig.from_file(str(sync_kubeconfig)))
-        try:
-            return await sync_once(client, SYNC_NS)
-        finally:
-            await client.close()
-
-    asyncio.run(once())
+    _sync_once(sync_kubeconfig)
     assert _get(admin, ServiceConnection, old, SYNC_NS) is None
     assert _get(admin, Secret, companion, SYNC_NS) is None
     migrated = _cr(admin, new, SYNC_NS)

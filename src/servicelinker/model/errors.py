@@ -168,3 +168,15 @@ class ArmError(Exception):
 def invalid_argument(message: str, *, target: str, remedy: str) -> ArmError:
     """Shorthand for the most common user error."""
     return ArmError(ErrorCode.INVALID_ARGUMENT_VALUE, message, target=target, remedy=remedy)
+
+
+def authorization_failed(principal: str, action: str, scope: str, remedy: str | None = None) -> ArmError:
+    """ARM's 403 for a principal lacking `action` at `scope`, in ARM's words."""
+    return ArmError(
+        ErrorCode.AUTHORIZATION_FAILED,
+        f"The client '{principal}' with object id '{principal}' does not have authorization to perform action "
+        f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh "
+        "your credentials.",
+        target=scope,
+        remedy=remedy or f"Ask an owner of the scope to grant a role that allows {action} (e.g. Contributor).",
+    )

@@ -15,7 +15,7 @@ from typing import Any
 
 from servicelinker.clouds.azure.clients import ArmClients, wire_text
 from servicelinker.clouds.azure.errors import arm_errors
-from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.errors import ArmError, authorization_failed
 from servicelinker.model.ids import ResourceId
 
 
@@ -75,11 +75,5 @@ def principal_permissions(clients: ArmClients, principal_id: str, scope: str) ->
 
 
 def denied(principal: str, action: str, scope: str) -> ArmError:
-    return ArmError(
-        ErrorCode.AUTHORIZATION_FAILED,
-        f"The client '{principal}' with object id '{principal}' does not have authorization to perform action "
-        f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh "
-        "your credentials.",
-        target=scope,
-        remedy=f"Ask an owner of the scope to grant a role that allows {action} (e.g. Contributor); see docs/azure.md.",
-    )
+    return authorization_failed(principal, action, scope, remedy=f"Ask an owner of the scope to grant a role that "
+                                f"allows {action} (e.g. Contributor); see docs/azure.md.")

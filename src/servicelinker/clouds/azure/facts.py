@@ -49,9 +49,9 @@ def _where(rid: ResourceId) -> tuple[str, str, str]:
     return rid.subscription, str(rid.resource_group), rid.levels[0][1]
 
 
-def postgres(clients: ArmClients, rid: ResourceId, values: dict[str, str], identity: bool) -> TargetFacts:
-    sub, group, server_name = _where(rid)
-    api = clients.postgres(sub)
+def _flexible_server(api: Any, rid: ResourceId, values: dict[str, str]) -> TargetFacts:
+    """PostgreSQL and MySQL flexible servers alike: the server's FQDN, and the database must exist."""
+    _, group, server_name = _where(rid)
     database = values.get("database", "")
     with arm_errors(str(rid)):
         server = api.servers.get(group, server_name)
@@ -59,18 +59,14 @@ def postgres(clients: ArmClients, rid: ResourceId, values: dict[str, str], ident
             api.databases.get(group, server_name, database)
     return TargetFacts(host=server.fully_qualified_domain_name, port=_port(server), database=database or None,
                        ssl=_tls(server), location=server.location)  # fmt: skip
+
+
+def postgres(clients: ArmClients, rid: ResourceId, values: dict[str, str], identity: bool) -> TargetFacts:
+    return _flexible_server(clients.postgres(rid.subscription), rid, values)
 
 
 def mysql(clients: ArmClients, rid: ResourceId, values: dict[str, str], identity: bool) -> TargetFacts:
-    sub, group, server_name = _where(rid)
-    api = clients.mysql(sub)
-    database = values.get("database", "")
-    with arm_errors(str(rid)):
-        server = api.servers.get(group, server_name)
-        if database:
-            api.databases.get(group, server_name, database)
-    return TargetFacts(host=server.fully_qualified_domain_name, port=_port(server), database=database or None,
-                       ssl=_tls(server), location=server.location)  # fmt: skip
+    return _flexible_server(clients.mysql(rid.subscription), rid, values)
 
 
 def _redis_endpoint(cache: Any) -> tuple[int, bool]:
