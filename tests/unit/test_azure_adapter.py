@@ -241,3 +241,65 @@ def test_unreachable_arm_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ArmError) as raised:
         cloud.get_cluster(CLUSTER)
     assert raised.value.code == "ServiceUnavailable" and raised.value.status == 503
+
+
+# ------------------------------------------------------------------------------- generic ARM targets
+
+
+SB = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.ServiceBus/namespaces/bus"
+SQL = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Sql/servers/sqls"
+RE = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Cache/redisEnterprise/re"
+
+
+def test_service_bus_facts_and_connection_string(cloud: AzureCloud, arm: RecordingArm) -> None:
+    arm.route("GET", SB, Reply(200, {"id": SB, "location": "westeurope", "properties": {
+        "serviceBusEndpoint": "https://bus.servicebus.windows.net:443/"}}))
+    arm.route("POST", f"{SB}/authorizationRules/RootManageSharedAccessKey/listKeys",
+              Reply(200, {"primaryConnectionString": "Endpoint=sb://bus.servicebus.windows.net/;SharedAccessKey=k"}))
+    target = get_target("servicebus")
+    facts = cloud.describe_target(target, SB)
+    assert (facts.namespace_fqdn, facts.location, facts.connection_string) == (
+        "bus.servicebus.windows.net", "westeurope", None)
+    secret = cloud.target_secrets(target, SB).connection_string
+    assert secret is not None and secret.get_secret_value().endswith("SharedAccessKey=k")
+    (get,) = arm.sent("GET", SB)
+    assert get.api_version == "2021-11-01"
+
+
+def test_sql_database_must_exist(cloud: AzureCloud, arm: RecordingArm) -> None:
+    arm.route("GET", SQL, Reply(200, {"id": SQL, "location": "l", "properties": {
+        "fullyQualifiedDomainName": "sqls.database.windows.net"}}))
+    arm.route("GET", f"{SQL}/databases/app", Reply(200, {"id": f"{SQL}/databases/app"}))
+    assert cloud.describe_target(get_target("sql"), f"{SQL}/databases/app").host == "sqls.database.windows.net"
+    with pytest.raises(ArmError) as raised:
+        cloud.describe_target(get_target("sql"), f"{SQL}/databases/absent")
+    assert raised.value.status == 404 and raised.value.code == "ResourceNotFound"
+
+
+def test_redis_enterprise_port_from_its_database_and_keys_from_the_database(
+    cloud: AzureCloud, arm: RecordingArm
+) -> None:
+    arm.route("GET", RE, Reply(200, {"id": RE, "location": "l", "properties": {"hostName": "re.redis.azure.net"}}))
+    arm.route("GET", f"{RE}/databases/default", Reply(200, {"properties": {"port": 10000}}))
+    arm.route("POST", f"{RE}/databases/default/listKeys", Reply(200, {"primaryKey": "pk"}))
+    target = get_target("redis-enterprise")
+    facts = cloud.describe_target(target, f"{RE}/databases/default")
+    assert (facts.host, facts.port) == ("re.redis.azure.net", 10000)
+    key = cloud.target_secrets(target, f"{RE}/databases/default").account_key
+    assert key is not None and key.get_secret_value() == "pk"
+
+
+def test_every_generic_shape_reads_back_what_it_renders() -> None:
+    from servicelinker.clouds.azure.generic import SHAPES, render
+
+    samples = {"namespace_fqdn": "ns.example.net", "host": "h.example.net", "endpoint": "https://h.example.net",
+               "connection_string": "Endpoint=x", "account_key": "k", "account_kind": "OpenAI", "location": "l",
+               "port": "10000"}  # fmt: skip
+    for kind, shape in SHAPES.items():
+        for group in (shape.facts, shape.secret_facts, *[k.facts for k in shape.keys]):
+            own = [f for f in group if not f.child]
+            values = {f.name: samples[f.name] for f in own}
+            if "endpoint" in values and "host" in values:  # one ARM member carries both
+                values["endpoint"] = "https://" + values["host"]
+            document = render(own, values)
+            assert {f.name: f.read(document) for f in own} == values, kind

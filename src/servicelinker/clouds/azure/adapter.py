@@ -17,7 +17,7 @@ from typing import Any
 from azure.core.credentials import TokenCredential
 
 from servicelinker.catalog.targets import Target
-from servicelinker.clouds.azure import access, clusters, facts, firewalls, identities
+from servicelinker.clouds.azure import access, clusters, facts, firewalls, generic, identities
 from servicelinker.clouds.azure.clients import ArmClients
 from servicelinker.clouds.azure.errors import arm_errors
 from servicelinker.clouds.azure.graph import Graph
@@ -133,15 +133,21 @@ class AzureCloud:
     def describe_target(self, target: Target, target_id: str, identity_based: bool = False) -> TargetFacts:
         rid = ResourceId.parse(target_id)
         reader = facts.READERS.get(facts.top_type(rid))
-        if reader is None:
+        if reader is not None:
+            found = reader(self.clients, rid, target.id_values(target_id), identity_based)
+        elif (shape := generic.shape_of(rid)) is not None:
+            found = generic.describe(self.clients, rid, shape)
+        else:
             raise facts.unsupported(rid)
-        found = reader(self.clients, rid, target.id_values(target_id), identity_based)
         return found.model_copy(update=dict.fromkeys(SECRET_FACTS))
 
     def target_secrets(self, target: Target, target_id: str) -> TargetFacts:
         rid = ResourceId.parse(target_id)
         reader = facts.SECRET_READERS.get(facts.top_type(rid))
-        return reader(self.clients, rid) if reader else TargetFacts()
+        if reader is not None:
+            return reader(self.clients, rid)
+        shape = generic.shape_of(rid)
+        return generic.secrets(self.clients, rid, shape) if shape else TargetFacts()
 
     # firewalls --------------------------------------------------------------------------------------------
 

@@ -147,5 +147,5 @@ def top_type(rid: ResourceId) -> str:
 
 def unsupported(rid: ResourceId) -> ArmError:
     return ArmError(ErrorCode.UNSUPPORTED_COMBINATION,
-                    f"servicelinker's Azure adapter does not read targets of type '{rid.top_level().resource_type}' "
-                    "yet.", target=str(rid), remedy=f"Supported types: {', '.join(sorted(READERS))}.")  # fmt: skip
+                    f"servicelinker's Azure adapter does not read targets of type '{rid.top_level().resource_type}'.",
+                    target=str(rid), remedy="See docs/azure.md for the targets it reads.")  # fmt: skip
