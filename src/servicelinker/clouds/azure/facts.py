@@ -6,7 +6,7 @@ child that does not exist (a database) is ARM's own 404 from the child's GET.
 
 Facts that Azure fixes and the dev stack's local cloud cannot (a server's port, plain-text Redis, token endpoints
 over HTTPS for Azurite) arrive as tags on the resource, documented in `docs/azure.md`:
-`localcloud-port`, `localcloud-tls` (`disabled`), `localcloud-oauth-<service>` (blob, queue, table, file).
+`localcloud-port`, `localcloud-tls` (`disabled`), `localcloud-oauth-<service>-endpoint` (blob, queue, table).
 Real Azure resources carry none of them, so Azure's values apply.
 """
 
@@ -25,7 +25,7 @@ from servicelinker.model.records import TargetFacts
 
 PORT_TAG = "localcloud-port"
 TLS_TAG = "localcloud-tls"
-OAUTH_TAG = "localcloud-oauth-"
+OAUTH_TAG = "localcloud-oauth-{service}-endpoint"
 REDIS_DATABASES = 16
 STORAGE_SERVICES = ("blob", "queue", "table", "file")
 
@@ -98,7 +98,7 @@ def storage(clients: ArmClients, rid: ResourceId, values: dict[str, str], identi
     endpoints = {s: getattr(primary, s, None) for s in STORAGE_SERVICES}
     if identity:  # the local cloud's Azurite takes bearer tokens over HTTPS only
         tags = _tags(account)
-        endpoints = {s: tags.get(f"{OAUTH_TAG}{s}", e) for s, e in endpoints.items()}
+        endpoints = {s: tags.get(OAUTH_TAG.format(service=s), e) for s, e in endpoints.items()}
     blob = endpoints["blob"] or ""
     suffix = blob.split(".blob.", 1)[1].strip("/") if ".blob." in blob else None
     return TargetFacts(account_name=name, blob_endpoint=endpoints["blob"], queue_endpoint=endpoints["queue"],
