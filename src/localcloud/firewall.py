@@ -75,3 +75,24 @@ def revoke(hba: Path, ip: str) -> bool:
 def admits(hba: Path, ip: str) -> bool:
     addr = ipaddress.ip_address(ip)
     return any(addr in ipaddress.ip_network(cidr, strict=False) for cidr in read_rules(hba).values())
+
+
+def range_cidrs(start: str, end: str) -> list[str]:
+    low, high = ipaddress.ip_address(start), ipaddress.ip_address(end)
+    if low.version != high.version or int(low) > int(high):
+        raise ValueError(f"'{start}'-'{end}' is not an IP range")
+    return [str(n) for n in ipaddress.summarize_address_range(low, high)]
+
+
+def set_rule(hba: Path, name: str, start: str, end: str) -> bool:
+    """A named rule admitting `start`..`end` (as ARM's firewallRules PUT): one line per covering CIDR, the
+    extra lines keyed `<name>~<n>`."""
+    rules = {k: v for k, v in read_rules(hba).items() if k != name and not k.startswith(name + "~")}
+    for i, cidr in enumerate(range_cidrs(start, end)):
+        rules[name if i == 0 else f"{name}~{i}"] = cidr
+    return write_rules(hba, rules)
+
+
+def drop_rule(hba: Path, name: str) -> bool:
+    rules = {k: v for k, v in read_rules(hba).items() if k != name and not k.startswith(name + "~")}
+    return write_rules(hba, rules)

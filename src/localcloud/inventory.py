@@ -56,6 +56,8 @@ class RoleAssignment(BaseModel):
     principal_id: str
     role_definition_id: str
     role_name: str = ""
+    principal_type: str = ""
+    created_on: str = ""
 
 
 class ServicePrincipal(BaseModel):

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     store_keys: SecretStr | None = None
     store_key_file: Path | None = None
 
-    cloud: str = "local"
+    cloud: str = "azure"
     #: The Azure adapter's cloud profile (endpoints, credential); default `<state dir>/cloud-profile.json`.
     cloud_profile: Path | None = None
     subscription: str | None = None

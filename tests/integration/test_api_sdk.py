@@ -35,10 +35,10 @@ from lightkube import Client, KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Secret
 
-from localcloud.adapter import LocalCloud
+from localcloud import admin
 from localcloud.devstack import localcloud
 from localcloud.devstack.config import StackConfig
-from localcloud.inventory import LOCAL_SUBSCRIPTION
+from localcloud.inventory import LOCAL_SUBSCRIPTION, Inventory
 from servicelinker.catalog import naming
 from servicelinker.cli import views
 from servicelinker.cli.output import render
@@ -67,14 +67,14 @@ def issuer() -> Iterator[LocalIssuer]:
 
 @pytest.fixture(scope="module")
 def server(devstack: dict[str, Any], stack_config: StackConfig, issuer: LocalIssuer) -> Iterator[ApiServer]:
-    cloud = LocalCloud(inventory_path=stack_config.inventory)
-    cloud.grant(OWNER, "Contributor", RG_SCOPE)
-    cloud.grant(READER, "Reader", RG_SCOPE)
+    inventory = Inventory(stack_config.inventory)
+    admin.grant(inventory, OWNER, "Contributor", RG_SCOPE)
+    admin.grant(inventory, READER, "Reader", RG_SCOPE)
     srv = ApiServer(stack_config.state_dir, PORT_BASE + 51, issuer=issuer.url, extra_env={"SL_READY_TIMEOUT": "90"})
     yield srv
     code = srv.stop()
-    cloud.revoke(OWNER, None, RG_SCOPE)
-    cloud.revoke(READER, None, RG_SCOPE)
+    admin.revoke(inventory, OWNER, None, RG_SCOPE)
+    admin.revoke(inventory, READER, None, RG_SCOPE)
     assert code in (0, -signal.SIGTERM), srv.log()  # uvicorn re-raises SIGTERM after a clean shutdown
 
 
@@ -260,12 +260,12 @@ def test_local_token_service_is_an_accepted_issuer(devstack: dict[str, Any], sta
     from azure.identity import ClientSecretCredential
 
     from localcloud.identity import create_service_principal, delete_service_principal
-    from localcloud.inventory import LOCAL_TENANT, Inventory
+    from localcloud.inventory import LOCAL_TENANT
 
     inventory = Inventory(stack_config.inventory)
     sp, secret = create_service_principal(inventory, "sl-api-sdk-test")
-    cloud = LocalCloud(inventory_path=stack_config.inventory)
-    cloud.grant(sp.object_id, "Reader", RG_SCOPE)
+    inventory = Inventory(stack_config.inventory)
+    admin.grant(inventory, sp.object_id, "Reader", RG_SCOPE)
     server = ApiServer(stack_config.state_dir, PORT_BASE + 56, issuer=f"{ts['authorityHost']}/{LOCAL_TENANT}",
                        extra_args=["--issuer-ca", ts["caCert"]])  # fmt: skip
     try:
@@ -287,5 +287,5 @@ def test_local_token_service_is_an_accepted_issuer(devstack: dict[str, Any], sta
         assert f"'{sp.object_id}'" in str(denied.value.message)
     finally:
         server.stop()
-        cloud.revoke(sp.object_id, None, RG_SCOPE)
+        admin.revoke(inventory, sp.object_id, None, RG_SCOPE)
         delete_service_principal(inventory, sp.client_id)

@@ -34,9 +34,9 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from localcloud.adapter import LocalCloud
 from localcloud.inventory import LOCAL_SUBSCRIPTION
 from servicelinker.catalog.targets import TARGETS_BY_NAME, Target
+from servicelinker.clouds.azure import AzureCloud
 from servicelinker.engine.factory import Engines
 from servicelinker.engine.runner import Runner, make_owner, wait_all
 from servicelinker.engine.service import ConnectionEngine
@@ -72,11 +72,12 @@ def redis_resource(namespace: str) -> LinkerResource:
     }})  # fmt: skip
 
 
-class BlockingCloud(LocalCloud):
-    """The local cloud, except that reading a target's configuration waits while `block/go` does not exist."""
+class BlockingCloud(AzureCloud):
+    """The Azure adapter (on the stack's ARM endpoint), except that reading a target's configuration waits while
+    `block/go` does not exist."""
 
     def __init__(self, inventory: Path, block: Path | None) -> None:
-        super().__init__(inventory_path=inventory)
+        super().__init__(Settings(state_dir=inventory.parent))
         self.block = block
 
     def target_secrets(self, target: Target, target_id: str) -> Any:

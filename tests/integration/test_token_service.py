@@ -24,8 +24,8 @@ import httpx
 import jwt
 import pytest
 
+from localcloud import admin
 from localcloud import identity as ident
-from localcloud.adapter import LocalCloud
 from localcloud.devstack import process, tokenservice
 from localcloud.devstack.config import HOST, StackConfig
 from localcloud.devstack.pki import load_key
@@ -155,7 +155,7 @@ class Workload:
         ident.ensure_federated_credential(self.inventory, self.identity_id, "sc-fic", issuer, self.subject)
 
     def grant(self, role: str, scope: str) -> None:
-        LocalCloud(inventory_path=self.inventory.path).grant(self.principal_id, role, scope)
+        admin.grant(self.inventory, self.principal_id, role, scope)
 
     def token(self, audience: str = EXCHANGE_AUDIENCE, service_account: str | None = None) -> str:
         return request_token(self.kube, self.namespace, service_account or self.service_account, audience)
@@ -360,7 +360,7 @@ def test_removed_role_assignment_is_refused(
     endpoint = services["azurite"]["https"]["blobEndpoint"]
     env = wi_env(w.client_id, w.token(), tmp_path)
     assert consume(services, ca_bundle, env, "wi", "blob", endpoint)["ok"]
-    assert LocalCloud(inventory_path=inventory.path).revoke(w.principal_id, None, STORAGE_ID) == 1
+    assert admin.revoke(inventory, w.principal_id, None, STORAGE_ID) == 1
     text = refused_with(consume(services, ca_bundle, env, "wi", "blob", endpoint), 501051)
     assert "Azure Storage" in text
     vault = services["keyvault"]["vaultUrl"]
@@ -369,7 +369,7 @@ def test_removed_role_assignment_is_refused(
 
 def test_service_principal_with_client_secret(services: dict[str, Any], ca_bundle: Path, inventory: Inventory) -> None:
     sp, secret = ident.create_service_principal(inventory, f"wi-test-sp-{uuid.uuid4().hex[:6]}")
-    LocalCloud(inventory_path=inventory.path).grant(sp.object_id, "Storage Blob Data Contributor", STORAGE_ID)
+    admin.grant(inventory, sp.object_id, "Storage Blob Data Contributor", STORAGE_ID)
     endpoint = services["azurite"]["https"]["blobEndpoint"]
     env = {"AZURE_CLIENT_ID": sp.client_id, "AZURE_CLIENT_SECRET": secret}
     assert consume(services, ca_bundle, env, "sp", "blob", endpoint)["ok"]

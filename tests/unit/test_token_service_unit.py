@@ -17,8 +17,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
+from localcloud import admin
 from localcloud import identity as ident
-from localcloud.adapter import LocalCloud
 from localcloud.entra.app import create_app
 from localcloud.entra.protocol import JWT_BEARER
 from localcloud.entra.roles import role_keys, service_for
@@ -93,7 +93,7 @@ def uami(inventory: Inventory) -> dict[str, str]:
     client_id, principal_id = res.properties["clientId"], res.properties["principalId"]
     subject = f"system:serviceaccount:app:sc-account-{client_id}"
     ident.ensure_federated_credential(inventory, IDENTITY_ID, "sc-fic", ISSUER, subject)
-    LocalCloud(inventory_path=inventory.path).grant(principal_id, "Storage Blob Data Contributor", STORAGE_ID)
+    admin.grant(inventory, principal_id, "Storage Blob Data Contributor", STORAGE_ID)
     return {"clientId": client_id, "principalId": principal_id, "subject": subject}
 
 
@@ -390,20 +390,21 @@ def test_correlation_id_is_echoed(client: TestClient) -> None:
 def test_role_gate_follows_the_inventory(
     post: Post, inventory: Inventory, uami: dict[str, str], cluster_key: rsa.RSAPrivateKey
 ) -> None:
-    cloud = LocalCloud(inventory_path=inventory.path)
     token = sa_token(cluster_key, uami["subject"])
     vault = assertion_form(uami["clientId"], token, VAULT)
     text = refused(post(vault), 400, "invalid_grant", 501051)
     assert f"is not assigned to a role for the application '{VAULT}'(Azure Key Vault)" in text
     vault_id = STORAGE_ID.replace("Microsoft.Storage/storageAccounts/devstoreaccount1", "Microsoft.KeyVault/vaults/kv")
-    cloud.grant(uami["principalId"], "4633458b-17de-408a-b874-0445c86b69e6", vault_id)  # Key Vault Secrets User
+    secrets_user = "4633458b-17de-408a-b874-0445c86b69e6"  # Key Vault Secrets User
+    admin.grant(inventory, uami["principalId"], secrets_user, vault_id)
     assert post(vault).status_code == 200
     assert post(assertion_form(uami["clientId"], token, "https://management.azure.com")).status_code == 200
-    assert cloud.revoke(uami["principalId"], None, STORAGE_ID) == 1
+    assert admin.revoke(inventory, uami["principalId"], None, STORAGE_ID) == 1
     refused(post(assertion_form(uami["clientId"], token)), 400, "invalid_grant", 501051)  # storage: re-read
     assert post(vault).status_code == 200
-    cloud.revoke(uami["principalId"], None, vault_id)
-    refused(post(assertion_form(uami["clientId"], token, "https://management.azure.com")), 400, "invalid_grant", 501051)
+    admin.revoke(inventory, uami["principalId"], None, vault_id)
+    # Entra issues Resource Manager tokens to every principal: ARM authorizes each call by role assignment
+    assert post(assertion_form(uami["clientId"], token, "https://management.azure.com")).status_code == 200
 
 
 def test_malformed_inventory_keeps_the_last_good_directory(
@@ -457,7 +458,7 @@ def test_role_keys_and_services() -> None:
 @pytest.fixture
 def sp(inventory: Inventory) -> tuple[str, str, str]:
     principal, secret = ident.create_service_principal(inventory, "ci-deployer")
-    LocalCloud(inventory_path=inventory.path).grant(principal.object_id, "Storage Blob Data Reader", STORAGE_ID)
+    admin.grant(inventory, principal.object_id, "Storage Blob Data Reader", STORAGE_ID)
     return principal.client_id, principal.object_id, secret
 
 

@@ -1,16 +1,30 @@
 """The local cloud's command groups (`servicelinker devstack ...`, `servicelinker local ...`), joined to the
-`servicelinker` command through the `servicelinker.commands` entry points."""
+`servicelinker` command through the `servicelinker.commands` entry points.
+
+`servicelinker local ...` is the local cloud's admin path: it edits the inventory the ARM endpoint serves (states
+Azure would not let a user set, grants that must work when the caller holds no role). The product itself reaches
+the local cloud only through ARM.
+"""
 
 from __future__ import annotations
 
-from localcloud.adapter import LocalCloud
-from localcloud.inventory import LOCAL_SUBSCRIPTION
+import json
+
+from localcloud.inventory import LOCAL_SUBSCRIPTION, Inventory, inventory_file
 from servicelinker.cli import common
 
 
-def cloud() -> LocalCloud:
+def inventory() -> Inventory:
     """The local cloud of this invocation's state directory."""
-    return LocalCloud(common.settings())
+    return Inventory(inventory_file(common.settings().state_dir))
+
+
+def developer_object_id() -> str:
+    """The object id of the developer's service principal (what the CLI signs in as), from `devstack up`."""
+    record = common.settings().state_dir / "developer.json"
+    if not record.is_file():
+        return ""
+    return str(json.loads(record.read_text()).get("objectId", ""))
 
 
 def subscription() -> str:

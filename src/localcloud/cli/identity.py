@@ -17,7 +17,7 @@ import click
 import typer
 
 from localcloud import identity as ident
-from localcloud.cli import cloud, subscription
+from localcloud.cli import inventory, subscription
 from localcloud.inventory import Inventory, Resource
 from servicelinker.cli import common
 from servicelinker.cli.output import OutputFormat, emit
@@ -36,7 +36,7 @@ IDENTITY_COLUMNS = ["name", "clientId", "principalId", "id"]
 
 
 def _inventory() -> Inventory:
-    return cloud().inventory
+    return inventory()
 
 
 def _identity_id(resource_id: str | None, resource_group: str | None, name: str | None) -> str:

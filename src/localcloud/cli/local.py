@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from localcloud.adapter import DEFAULT_PRINCIPAL
-from localcloud.cli import cloud, cluster_id, identity
+from localcloud import admin
+from localcloud.cli import cluster_id, developer_object_id, identity, inventory
 from localcloud.cli import subscription as default_subscription
 from localcloud.inventory import Resource
 from servicelinker.cli import common
@@ -55,13 +55,13 @@ def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
 def resource_list(
     type_: Annotated[str | None, typer.Option("--type")] = None, output: Output = OutputFormat.json
 ) -> None:
-    items = [r.public() for r in cloud().inventory.list(type_)]
+    items = [r.public() for r in inventory().list(type_)]
     emit(items, output, columns=["name", "type", "id"])
 
 
 @resource_app.command("show")
 def resource_show(resource_id: Annotated[str, typer.Option("--id")], output: Output = OutputFormat.json) -> None:
-    res = cloud().inventory.get(resource_id)
+    res = inventory().get(resource_id)
     if res is None:
         common.fail(ArmError(ErrorCode.RESOURCE_NOT_FOUND, f"Resource {resource_id} was not found.", target="--id"))
     emit(res.public(), output)
@@ -82,13 +82,13 @@ def resource_create(
     res = Resource(
         id=resource_id, type=rtype, properties={"facts": _pairs(fact, "--fact")}, secrets=_pairs(secret, "--secret")
     )
-    cloud().inventory.put(res)
+    inventory().put(res)
     emit(res.public(), output)
 
 
 @resource_app.command("delete")
 def resource_delete(resource_id: Annotated[str, typer.Option("--id")]) -> None:
-    if not cloud().inventory.delete(resource_id):
+    if not inventory().delete(resource_id):
         common.fail(ArmError(ErrorCode.RESOURCE_NOT_FOUND, f"Resource {resource_id} was not found.", target="--id"))
 
 
@@ -101,7 +101,7 @@ def cluster_set_state(
 ) -> None:
     """Set a cluster's provisioningState (e.g. Updating, to see how connections behave during an upgrade)."""
     try:
-        cloud().set_cluster_state(cluster_id(resource_group, name, source_id), state)
+        admin.set_cluster_state(inventory(), cluster_id(resource_group, name, source_id), state)
     except ArmError as error:
         common.fail(error)
 
@@ -112,22 +112,24 @@ Subscription = Annotated[str | None, typer.Option("--subscription")]
 
 @provider_app.command("register")
 def provider_register(namespace: Namespace, subscription: Subscription = None) -> None:
-    cloud().inventory.set_provider_state(subscription or default_subscription(), namespace, "Registered")
+    inventory().set_provider_state(subscription or default_subscription(), namespace, "Registered")
 
 
 @provider_app.command("unregister")
 def provider_unregister(namespace: Namespace, subscription: Subscription = None) -> None:
-    cloud().inventory.set_provider_state(subscription or default_subscription(), namespace, "NotRegistered")
+    inventory().set_provider_state(subscription or default_subscription(), namespace, "NotRegistered")
 
 
 @provider_app.command("show")
 def provider_show(namespace: Namespace, subscription: Subscription = None, output: Output = OutputFormat.json) -> None:
     sub = subscription or default_subscription()
-    state = cloud().inventory.provider_state(sub, namespace)
+    state = inventory().provider_state(sub, namespace)
     emit({"namespace": namespace, "registrationState": state}, output)
 
 
-Assignee = Annotated[str, typer.Option("--assignee")]
+Assignee = Annotated[
+    str | None, typer.Option("--assignee", help="Object id (default: the developer's service principal).")
+]
 Scope = Annotated[str, typer.Option("--scope")]
 
 
@@ -135,17 +137,17 @@ Scope = Annotated[str, typer.Option("--scope")]
 def role_assign(
     role: Annotated[str, typer.Option("--role")],
     scope: Scope,
-    assignee: Assignee = DEFAULT_PRINCIPAL,
+    assignee: Assignee = None,
     output: Output = OutputFormat.json,
 ) -> None:
-    emit(cloud().grant(assignee, role, scope).model_dump(), output)
+    emit(admin.grant(inventory(), assignee or developer_object_id(), role, scope).model_dump(), output)
 
 
 @role_app.command("remove")
 def role_remove(
-    scope: Scope, assignee: Assignee = DEFAULT_PRINCIPAL, role: Annotated[str | None, typer.Option("--role")] = None
+    scope: Scope, assignee: Assignee = None, role: Annotated[str | None, typer.Option("--role")] = None
 ) -> None:
-    removed = cloud().revoke(assignee, role, scope)
+    removed = admin.revoke(inventory(), assignee or developer_object_id(), role, scope)
     if not removed:
         common.fail(ArmError(ErrorCode.RESOURCE_NOT_FOUND, "No matching role assignment.", target="--scope"))
 
@@ -153,7 +155,7 @@ def role_remove(
 @role_app.command("list")
 def role_list(output: Output = OutputFormat.json) -> None:
     emit(
-        [ra.model_dump() for ra in cloud().inventory.load().role_assignments],
+        [ra.model_dump() for ra in inventory().load().role_assignments],
         output,
         columns=["principal_id", "role_name", "scope"],
     )

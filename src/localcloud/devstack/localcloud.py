@@ -7,12 +7,16 @@ servers started here.
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
-from localcloud.adapter import DEFAULT_PRINCIPAL, LocalCloud
+from localcloud import admin
+from localcloud import identity as identities
 from localcloud.devstack.base import Health
 from localcloud.devstack.config import StackConfig
-from localcloud.inventory import LOCAL_SUBSCRIPTION, Inventory, Resource
+from localcloud.inventory import LOCAL_SUBSCRIPTION, LOCAL_TENANT, Inventory, Resource
 
 RESOURCE_GROUP = "sl-dev"
 CLUSTER = "sl-aks"
@@ -144,11 +148,47 @@ def register(cfg: StackConfig, services: dict[str, dict[str, Any]]) -> list[str]
             inventory.put(resource)
             written.append(resource.id)
     if first_time:
-        # The local user owns the local subscription, as the creator of an Azure subscription does; remove the
+        # The developer owns the local subscription, as the creator of an Azure subscription does; remove the
         # assignment (`servicelinker local role remove`) to see permission errors; later `up`s keep that choice.
         owner_scope = f"/subscriptions/{LOCAL_SUBSCRIPTION}"
-        LocalCloud(inventory_path=cfg.inventory).grant(DEFAULT_PRINCIPAL, "Owner", owner_scope)
+        admin.grant(inventory, developer(cfg, inventory)["objectId"], "Owner", owner_scope)
     return written
+
+
+DEVELOPER_NAME = "servicelinker-developer"
+
+
+def developer(cfg: StackConfig, inventory: Inventory) -> dict[str, str]:
+    """The service principal the developer (the CLI, `servicelinker serve`) signs in as: created once, its
+    secret kept 0600 in the state directory (the inventory holds only its hash), recreated if either is lost."""
+    record, secret_file = cfg.state_dir / "developer.json", cfg.state_dir / "developer.secret"
+    if record.is_file() and secret_file.is_file():
+        known: dict[str, str] = json.loads(record.read_text())
+        if inventory.load().service_principals.get(known["clientId"].lower()) is not None:
+            return known
+    sp, secret = identities.create_service_principal(inventory, DEVELOPER_NAME)
+    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret)
+    made = {"clientId": sp.client_id, "objectId": sp.object_id, "clientSecretFile": str(secret_file)}
+    record.write_text(json.dumps(made, indent=2))
+    return made
+
+
+def write_cloud_profile(cfg: StackConfig, services: dict[str, dict[str, Any]], who: dict[str, str]) -> Path:
+    """`<state>/cloud-profile.json`: the local cloud as the Azure adapter (servicelinker.clouds.azure.profile)
+    reads a sovereign cloud, with a CA bundle of the ARM endpoint's and the token service's certificates."""
+    arm, tokens = services["arm"], services["tokenservice"]
+    bundle = cfg.state_dir / "cloud-ca.pem"
+    bundle.write_text("".join(Path(p).read_text() for p in (arm["caCert"], tokens["caCert"])))
+    profile = {"armEndpoint": arm["endpoint"], "armAudience": "https://management.azure.com/",
+               "authorityHost": tokens["authorityHost"], "tenantId": LOCAL_TENANT,
+               "graphEndpoint": arm["endpoint"], "graphAudience": "https://graph.microsoft.com",
+               "caBundle": str(bundle), "clientId": who["clientId"], "clientSecretFile": who["clientSecretFile"],
+               "subscriptionId": LOCAL_SUBSCRIPTION}  # fmt: skip
+    path = cfg.state_dir / "cloud-profile.json"
+    path.write_text(json.dumps(profile, indent=2))
+    return path
 
 
 def _kept_cluster_state(props: dict[str, Any]) -> dict[str, Any]:
@@ -166,7 +206,13 @@ class LocalCloudService:
 
         services = load_description(cfg).get("services", {})
         ids = register(cfg, services)
-        return {"inventory": str(cfg.inventory), "resources": ids, "resourceGroup": RESOURCE_GROUP}
+        who = developer(cfg, Inventory(cfg.inventory))
+        described: dict[str, Any] = {"inventory": str(cfg.inventory), "resources": ids,
+                                     "resourceGroup": RESOURCE_GROUP,
+                                     "developer": {"clientId": who["clientId"], "objectId": who["objectId"]}}
+        if "arm" in services and "tokenservice" in services:
+            described["cloudProfile"] = str(write_cloud_profile(cfg, services, who))
+        return described
 
     def health(self, cfg: StackConfig, description: dict[str, Any]) -> Health:
         inventory = Inventory(cfg.inventory)

@@ -17,9 +17,10 @@ from localcloud.devstack import process
 from localcloud.devstack.base import Health, Service
 from localcloud.devstack.config import StackConfig
 
-#: Start order. Kubernetes first, data services and the token service after, then the out-of-cluster operator
-#: and the workload-identity webhook (it reads the token service's authority), and last the registration of
-#: everything as local-cloud resources (which reads the others' descriptions).
+#: Start order. Kubernetes first, data services and the token service after, then the ARM endpoint (it checks
+#: the token service's tokens), the registration of everything as local-cloud resources (it reads the others'
+#: descriptions and writes the cloud profile clients use), the out-of-cluster operator and the workload-identity
+#: webhook (it reads the token service's authority).
 SERVICE_NAMES: tuple[str, ...] = (
     "kube",
     "postgres",
@@ -28,9 +29,10 @@ SERVICE_NAMES: tuple[str, ...] = (
     "azurite",
     "keyvault",
     "tokenservice",
+    "arm",
+    "localcloud",
     "operator",
     "webhook",
-    "localcloud",
 )
 
 

@@ -18,8 +18,7 @@ from localcloud.inventory import RoleAssignment
 class ResourceService:
     """An Azure service as a token audience: its resource URIs, host suffixes, and the roles that grant it.
 
-    `roles` maps role definition GUIDs (lowercase) to names; `any_role` means every role assignment counts
-    (Azure Resource Manager authorizes per action, and any role grants some).
+    `roles` maps role definition GUIDs (lowercase) to names.
     """
 
     name: str
@@ -28,12 +27,14 @@ class ResourceService:
     roles: Mapping[str, str] = field(default_factory=dict)
     #: Roles known by name only (Redis data-access policies have no role definition id).
     role_names: frozenset[str] = frozenset()
-    any_role: bool = False
+    #: Entra issues tokens for this audience to every principal; the service authorizes each call itself
+    #: (Resource Manager by role assignments per action, Microsoft Graph by its own permissions).
+    open_to_all: bool = False
 
     def grants(self, role_keys: frozenset[str]) -> bool:
         """True when any of a principal's role keys (GUIDs and lowercased names) grants this service."""
-        if self.any_role:
-            return bool(role_keys)
+        if self.open_to_all:
+            return True
         return any(k in self.roles or k in self.role_names for k in role_keys)
 
 
@@ -146,7 +147,10 @@ RESOURCE_SERVICES: tuple[ResourceService, ...] = (
     ResourceService(
         "Azure Resource Manager",
         ("https://management.azure.com", "https://management.core.windows.net"),
-        any_role=True,
+        open_to_all=True,
+    ),
+    ResourceService(
+        "Microsoft Graph", ("https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"), open_to_all=True
     ),
 )
 #: Built-in role name (lowercase) -> GUID, so assignments recorded by name (`local role assign --role NAME`) count.

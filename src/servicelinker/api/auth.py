@@ -11,7 +11,8 @@ Failures are 401s in ARM's format and words, with a `WWW-Authenticate: Bearer ..
 `AuthenticationFailed` (no or malformed header), `InvalidAuthenticationToken` (bad signature, unknown key, bad
 issuer, no `oid`), `ExpiredAuthenticationToken`, `InvalidAuthenticationTokenAudience`.
 
-`--insecure-dev` accepts every request as the local cloud's `local-user`; serve.py refuses it on anything but
+`--insecure-dev` accepts every request as the server's own identity (the principal its cloud adapter signs in
+as); serve.py refuses it on anything but
 127.0.0.1.
 """
 
@@ -81,7 +82,8 @@ class Authenticator(Protocol):
 
 
 class InsecureDevAuthenticator:
-    """No token needed; every caller is the local cloud's `local-user` (loopback development only)."""
+    """No token needed; every caller is one principal (the server's own identity; `local-user` where no cloud
+    is configured, as in unit tests). Loopback development only."""
 
     def __init__(self, principal: str = LOCAL_USER) -> None:
         self.principal = Principal(object_id=principal, display_name=principal)

@@ -2,7 +2,7 @@
 
     servicelinker serve --host 127.0.0.1 --port 8443 --cert cert.pem --key key.pem \\
         --issuer https://login.microsoftonline.com/<tenant>/v2.0 --audience https://management.azure.com
-    servicelinker serve --port 8080 --insecure-dev        # loopback only, every caller is local-user
+    servicelinker serve --port 8080 --insecure-dev        # loopback only, every caller is the server's identity
 
 The issuer's v1 form (`https://sts.windows.net/<tenant>/`, what ARM-audience tokens carry) and its v2 form are both
 accepted, whichever is given.
@@ -52,7 +52,7 @@ def serve(
         Path | None, typer.Option("--issuer-ca", envvar="SL_ISSUER_CA", help="CA bundle for the issuer's TLS.")
     ] = None,
     insecure_dev: Annotated[
-        bool, typer.Option("--insecure-dev", help="No authentication (every caller is local-user); 127.0.0.1 only.")
+        bool, typer.Option("--insecure-dev", help="No authentication (every caller is the server's own identity); 127.0.0.1 only.")
     ] = False,
     store_url: Annotated[
         str | None, typer.Option("--store-url", envvar="SL_STORE_URL", help="SQLAlchemy URL of the store.")

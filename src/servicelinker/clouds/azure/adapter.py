@@ -72,8 +72,9 @@ class AzureCloud:
 
     @cached_property
     def default_subscription(self) -> str:
-        if self.settings.subscription or self.settings.azure_subscription_id:
-            return str(self.settings.subscription or self.settings.azure_subscription_id)
+        configured = self.settings.subscription or self.settings.azure_subscription_id or self.profile.subscription_id
+        if configured:
+            return str(configured)
         from azure.mgmt.resource.subscriptions import SubscriptionClient
 
         client = SubscriptionClient(self.credential, base_url=self.profile.arm_endpoint,

@@ -7,8 +7,11 @@ local cloud) is described by a profile file, `SL_CLOUD_PROFILE` (default `<state
 `devstack up` writes), in this shape:
 
     {"armEndpoint": "https://...", "armAudience": "https://management.azure.com/", "authorityHost": "https://...",
-     "tenantId": "...", "graphEndpoint": "https://...", "caBundle": "/path/ca.pem",
-     "clientId": "...", "clientSecretFile": "/path/secret"}
+     "tenantId": "...", "graphEndpoint": "https://...", "graphAudience": "https://graph.microsoft.com",
+     "caBundle": "/path/ca.pem", "clientId": "...", "clientSecretFile": "/path/secret", "subscriptionId": "..."}
+
+(`subscriptionId` is the cloud's default subscription, as `az account set` keeps one; `--subscription` and
+`AZURE_SUBSCRIPTION_ID` win over it.)
 
 The credential is `DefaultAzureCredential` (environment, workload identity, managed identity, az login, ... in its
 documented order; `AZURE_TOKEN_CREDENTIALS` narrows it), unless the profile names a service principal
@@ -41,6 +44,9 @@ class CloudProfile(BaseModel):
     arm_audience: str = PUBLIC_AUDIENCE
     authority_host: str = PUBLIC_AUTHORITY
     graph_endpoint: str = PUBLIC_GRAPH
+    #: The token audience of Graph, when it differs from its endpoint (a private cloud serving Graph elsewhere).
+    graph_audience: str | None = None
+    subscription_id: str | None = None
     tenant_id: str | None = None
     #: A CA bundle for a private cloud's certificates (None: the system's trust store).
     ca_bundle: Path | None = None
@@ -61,7 +67,7 @@ class CloudProfile(BaseModel):
 
     @property
     def graph_scope(self) -> str:
-        return self.graph_endpoint.rstrip("/") + "/.default"
+        return (self.graph_audience or self.graph_endpoint).rstrip("/") + "/.default"
 
     def transport_options(self) -> dict[str, Any]:
         """What every pipeline (SDK clients, azure-identity) needs to reach this cloud."""

@@ -1,0 +1,160 @@
+"""The local ARM endpoint's HTTP face: one catch-all route that authenticates the bearer token, finds the
+operation in the route table, authorizes the caller's action at the request's scope, and answers in ARM's wire
+format; `main` serves it over HTTPS on loopback.
+
+Authentication: tokens of the local token service (its JWKS, fetched over TLS), for the Resource Manager
+audiences (or Microsoft Graph's, for the Graph route). Authorization: the caller's role assignments, as ARM
+evaluates them (`authz.py`); a refusal is ARM's 403 `AuthorizationFailed` with ARM's text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from localcloud.arm import authz
+from localcloud.arm.handlers import (
+    authorization,
+    caches,
+    clusters,
+    flexible,
+    generic,
+    graph,
+    identities,
+    platform,
+    storage,  # fmt: skip
+)
+from localcloud.arm.routing import Call, Reply, Route, path_exists_for_other_method, resolve
+from localcloud.arm.wire import error_body
+from localcloud.arm.world import World
+from localcloud.inventory import Inventory
+from servicelinker.api.auth import Authenticator, AuthError, JwtAuthenticator
+from servicelinker.model.errors import ArmError, authorization_failed
+
+log = logging.getLogger("localcloud.arm")
+ROUTES: tuple[Route, ...] = (*platform.ROUTES, *authorization.ROUTES, *clusters.ROUTES, *identities.ROUTES,
+                             *flexible.ROUTES, *caches.ROUTES, *storage.ROUTES, *generic.ROUTES,
+                             *graph.ROUTES)  # fmt: skip
+ARM_AUDIENCES = ("https://management.azure.com", "https://management.azure.com/",
+                 "https://management.core.windows.net", "https://management.core.windows.net/")  # fmt: skip
+GRAPH_AUDIENCES = ("https://graph.microsoft.com", "https://graph.microsoft.com/",
+                   "00000003-0000-0000-c000-000000000000")  # fmt: skip
+MAX_BODY = 4 * 1024 * 1024
+
+
+def _scope(route: Route, call: Call) -> str:
+    if route.scope_param:
+        return "/" + call.params[route.scope_param].strip("/")
+    path = call.path.rstrip("/")
+    if not route.template.rstrip("/").endswith("}"):  # a collection or an action: authorize at its parent
+        path = path.rsplit("/", 1)[0]
+    return path or "/"
+
+
+def _reply(result: Reply | dict[str, Any] | list[Any] | None) -> Response:
+    reply = result if isinstance(result, Reply) else Reply(200, result)
+    headers = {"x-ms-request-id": str(uuid.uuid4()), **reply.headers}
+    if reply.body is None:
+        return Response(status_code=reply.status, headers=headers)
+    return JSONResponse(reply.body, status_code=reply.status, headers=headers)
+
+
+def _error(exc: ArmError) -> Response:
+    headers = {"x-ms-request-id": str(uuid.uuid4()), "x-ms-failure-cause": "gateway"}
+    if isinstance(exc, AuthError):
+        headers.update(exc.headers)
+    return JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
+
+
+class Endpoint:
+    """Authenticate, route, authorize, handle."""
+
+    def __init__(self, world: World, arm: Authenticator, graph_auth: Authenticator) -> None:
+        self.world, self.arm, self.graph = world, arm, graph_auth
+
+    def handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any) -> Response:
+        found = resolve(ROUTES, method, path)
+        if found is None:
+            if path_exists_for_other_method(ROUTES, path):
+                raise ArmError("MethodNotAllowed", f"The HTTP method '{method}' is not supported at '{path}'.",
+                               status=405)  # fmt: skip
+            raise ArmError("NoRegisteredProviderFound" if "/providers/" in path.lower() else "InvalidResourceType",
+                           f"No operation is served at '{path}' for method '{method}'.", status=404)  # fmt: skip
+        route, params = found
+        principal = ""
+        if route.audience != "none":
+            authenticator = self.graph if route.audience == "graph" else self.arm
+            principal = authenticator.authenticate(headers.get("authorization")).object_id
+        call = Call(method, path, params, query, body, headers, principal, self.world, query.get("api-version", ""))
+        action = route.required_action(call)
+        if action is not None:
+            scope = _scope(route, call)
+            if not authz.allowed(self.world.inventory.load(), principal, action, scope):
+                raise authorization_failed(principal, action, scope)
+        return _reply(route.handler(call))
+
+
+def create_app(world: World, arm: Authenticator, graph_auth: Authenticator) -> FastAPI:
+    endpoint = Endpoint(world, arm, graph_auth)
+    app = FastAPI(title="servicelinker local ARM endpoint", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.endpoint = endpoint
+
+    @app.api_route("/{path:path}", methods=["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"])
+    async def any_operation(request: Request) -> Response:
+        raw = await request.body()
+        try:
+            if len(raw) > MAX_BODY:
+                raise ArmError("RequestEntityTooLarge", "The request content is too large.", status=413)
+            try:
+                body = json.loads(raw) if raw.strip() else None
+            except ValueError:
+                raise ArmError("InvalidRequestContent", "The request content was invalid and could not be "
+                               "deserialized.", status=400) from None  # fmt: skip
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            path = re.sub(r"/{2,}", "/", request.url.path)  # an SDK's empty parent path (`...//type/name`)
+            response = endpoint.handle(request.method, path, dict(request.query_params), headers, body)
+        except ArmError as exc:
+            response = _error(exc)
+        log.info("%s %s -> %d", request.method, request.url.path, response.status_code)
+        return response
+
+    return app
+
+
+def _authenticators(issuer: str, ca: str | None) -> tuple[Authenticator, Authenticator]:
+    return (JwtAuthenticator(issuer, ARM_AUDIENCES, ca_file=ca), JwtAuthenticator(issuer, GRAPH_AUDIENCES, ca_file=ca))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--cert", required=True)
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--inventory", required=True)
+    parser.add_argument("--issuer", required=True, help="the token service's issuer (<authority>/<tenant>/v2.0)")
+    parser.add_argument("--issuer-ca", help="CA of the token service's TLS certificate")
+    parser.add_argument("--authority", required=True, help="the token service's authority host")
+    args = parser.parse_args(argv)
+    if args.host not in ("127.0.0.1", "::1", "localhost"):
+        parser.error("the local ARM endpoint binds loopback only")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    world = World(Inventory(Path(args.inventory)), base_url=f"https://{args.host}:{args.port}",
+                  authority_host=args.authority)  # fmt: skip
+    arm, graph_auth = _authenticators(args.issuer, args.issuer_ca)
+    uvicorn.run(create_app(world, arm, graph_auth), host=args.host, port=args.port, ssl_certfile=args.cert,
+                ssl_keyfile=args.key, log_level="warning", access_log=False)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

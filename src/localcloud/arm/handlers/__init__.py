@@ -1,0 +1,1 @@
+"""One module per resource provider; each exposes `ROUTES`."""

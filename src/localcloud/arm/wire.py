@@ -1,0 +1,87 @@
+"""ARM's wire format: error envelopes, resource envelopes, LRO headers, paging."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from localcloud.arm.routing import Call, Reply
+from localcloud.arm.versions import versions_for
+from localcloud.arm.world import Operation
+from localcloud.inventory import Resource
+from servicelinker.model.errors import ArmError, ErrorCode
+from servicelinker.model.ids import ResourceId
+
+
+def error_body(error: ArmError) -> dict[str, Any]:
+    """`{"error": {code, message, target?, details?, additionalInfo?}}` (the remedy in additionalInfo)."""
+    detail = error.to_detail().model_dump(mode="json", by_alias=True, exclude_none=True)
+    return {"error": detail}
+
+
+def envelope(res: Resource, properties: dict[str, Any], **top: Any) -> dict[str, Any]:
+    """A tracked resource as ARM returns it."""
+    body: dict[str, Any] = {"id": res.id, "name": res.name, "type": res.type, "location": res.location,
+                            "tags": dict(res.tags)}  # fmt: skip
+    body.update({k: v for k, v in top.items() if v is not None})
+    body["properties"] = properties
+    return body
+
+
+def child_envelope(resource_id: str, resource_type: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """A proxy (child) resource: no location, no tags."""
+    return {"id": resource_id, "name": resource_id.rstrip("/").rsplit("/", 1)[-1], "type": resource_type,
+            "properties": properties}  # fmt: skip
+
+
+def page(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """One page holds everything here (the local cloud's collections are small); `nextLink` is absent, as ARM
+    omits it on the last page."""
+    return {"value": items}
+
+
+def check_api_version(call: Call, namespace: str, resource_type: str) -> None:
+    """ARM's answer to a missing or unknown api-version, with the versions it does support."""
+    supported = versions_for(namespace, resource_type)
+    version = call.api_version
+    if not version:
+        raise ArmError("MissingApiVersionParameter",
+                       "The api-version query parameter (?api-version=) is required for all requests.",
+                       target="api-version", status=400,
+                       remedy=f"Add ?api-version= (supported: {', '.join(supported)}).")  # fmt: skip
+    if supported and version not in supported:
+        raise ArmError("NoRegisteredProviderFound",
+                       f"No registered resource provider found for location 'local' and API version '{version}' for "
+                       f"type '{resource_type}'. The supported api-versions are '{', '.join(supported)}'. The "
+                       "supported locations are 'local'.", target="api-version", status=400,
+                       remedy="Use one of the supported api-versions (or the SDK release pyproject.toml pins).")
+
+
+def not_found(resource_id: str) -> ArmError:
+    rid = ResourceId.try_parse(resource_id)
+    if rid is not None and rid.namespace is not None:
+        path = "/".join(rid.segments[[s.lower() for s in rid.segments].index("providers") + 1:])
+        return ArmError(ErrorCode.RESOURCE_NOT_FOUND, f"The Resource '{path}' under resource group "
+                        f"'{rid.resource_group or ''}' was not found. For more details please go to "
+                        "https://aka.ms/ARMResourceNotFoundFix", target=resource_id, status=404)  # fmt: skip
+    return ArmError(ErrorCode.RESOURCE_NOT_FOUND, f"The resource '{resource_id}' was not found.", target=resource_id,
+                    status=404)  # fmt: skip
+
+
+def _operation_url(call: Call, op: Operation, kind: str) -> str:
+    rid = ResourceId.try_parse(call.path)
+    sub = rid.subscription if rid is not None else "00000000-0000-0000-0000-000000000000"
+    ns = str(rid.namespace) if rid is not None and rid.namespace else "Microsoft.Resources"
+    return (f"{call.world.base_url}/subscriptions/{sub}/providers/{ns}/locations/local/{kind}/{quote(op.id)}"
+            f"?api-version={quote(call.api_version)}")  # fmt: skip
+
+
+def accepted(call: Call, op: Operation, body: Any = None, status: int = 202, location: str | None = None) -> Reply:
+    """A long-running operation's first answer: `Azure-AsyncOperation` to poll, `Location` for the result."""
+    headers = {"Azure-AsyncOperation": _operation_url(call, op, "azureAsyncOperation"),
+               "Location": location or _operation_url(call, op, "operationResults"), "Retry-After": "0"}  # fmt: skip
+    return Reply(status, body, headers)
+
+
+def resource_url(call: Call) -> str:
+    return f"{call.world.base_url}{call.path}?api-version={quote(call.api_version)}"

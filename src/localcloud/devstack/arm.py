@@ -1,0 +1,88 @@
+"""The dev stack's Azure Resource Manager: the local ARM endpoint (`localcloud.arm.app`) over HTTPS.
+
+* TLS: a CA of its own in `<state>/arm/tls`, kept across restarts (a client trusting it keeps working).
+* Tokens: the token service's, checked against its JWKS over verified TLS.
+* The resources are the inventory's (`cfg.inventory`), read on every request, so what the CLI's admin path
+  (`servicelinker local ...`) changes is what the next request sees.
+
+Clients (the product's Azure adapter, the SDKs, az) find it through `<state>/cloud-profile.json`, written by the
+`localcloud` registration step with the CA bundle of both servers.
+"""
+
+from __future__ import annotations
+
+import ssl
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from localcloud.devstack import process, stack
+from localcloud.devstack.base import Health
+from localcloud.devstack.config import HOST, StackConfig
+from localcloud.devstack.pki import CertificateAuthority
+from localcloud.inventory import LOCAL_TENANT
+
+NAME = "arm"
+START_TIMEOUT = 30.0
+
+
+def endpoint(cfg: StackConfig) -> str:
+    return f"https://{HOST}:{cfg.ports.arm}"
+
+
+def _token_service(cfg: StackConfig) -> dict[str, Any]:
+    found: dict[str, Any] = stack.load_description(cfg).get("services", {}).get("tokenservice", {})
+    if not found:
+        raise RuntimeError("the ARM endpoint needs the token service: run `servicelinker devstack up` (all services)")
+    return found
+
+
+def argv(cfg: StackConfig, cert: Path, key: Path, tokens: dict[str, Any]) -> list[str]:
+    return [
+        sys.executable, "-m", "localcloud.arm.app",
+        "--host", HOST, "--port", str(cfg.ports.arm), "--cert", str(cert), "--key", str(key),
+        "--inventory", str(cfg.inventory),
+        "--issuer", f"{tokens['authorityHost']}/{LOCAL_TENANT}/v2.0", "--issuer-ca", tokens["caCert"],
+        "--authority", tokens["authorityHost"],
+    ]  # fmt: skip
+
+
+def _healthy(ca_cert: str, url: str) -> str | None:
+    """None when the metadata document answers over verified TLS, else why not."""
+    try:
+        resp = httpx.get(f"{url}/metadata/endpoints?api-version=2022-09-01",
+                         verify=ssl.create_default_context(cafile=ca_cert), timeout=2.0)  # fmt: skip
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if resp.status_code != 200:
+        return f"metadata/endpoints answered {resp.status_code}"
+    return None
+
+
+class ArmService:
+    name = NAME
+
+    def start(self, cfg: StackConfig) -> dict[str, Any]:
+        old = process.record(cfg.state_dir, NAME)
+        if old is not None:
+            process.stop(cfg.state_dir, old)
+        tokens = _token_service(cfg)
+        ca = CertificateAuthority(cfg.service_dir(NAME) / "tls", common_name="servicelinker-devstack-arm-ca")
+        cert, key = ca.issue("server", HOST, dns_names=["localhost"], ip_addresses=[HOST], server=True)
+        rec = process.spawn(cfg.state_dir, NAME, argv(cfg, cert, key, tokens))
+        url = endpoint(cfg)
+        process.wait_until(lambda: _healthy(str(ca.cert_path), url) is None, START_TIMEOUT, "ARM endpoint", rec)
+        return {"endpoint": url, "port": cfg.ports.arm, "caCert": str(ca.cert_path),
+                "env": {"SL_ARM_ENDPOINT": url}}  # fmt: skip
+
+    def health(self, cfg: StackConfig, description: dict[str, Any]) -> Health:
+        rec = process.record(cfg.state_dir, NAME)
+        if rec is None or not process.is_alive(rec):
+            return Health(name=NAME, healthy=False, detail="process not running")
+        problem = _healthy(description["caCert"], description["endpoint"])
+        return Health(name=NAME, healthy=problem is None, detail=problem or description["endpoint"])
+
+
+SERVICE = ArmService()
