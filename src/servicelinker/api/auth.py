@@ -12,8 +12,7 @@ Failures are 401s in ARM's format and words, with a `WWW-Authenticate: Bearer ..
 issuer, no `oid`), `ExpiredAuthenticationToken`, `InvalidAuthenticationTokenAudience`.
 
 `--insecure-dev` accepts every request as the server's own identity (the principal its cloud adapter signs in
-as); serve.py refuses it on anything but
-127.0.0.1.
+as); serve.py refuses it on anything but 127.0.0.1.
 """
 
 from __future__ import annotations
