@@ -52,7 +52,8 @@ def serve(
         Path | None, typer.Option("--issuer-ca", envvar="SL_ISSUER_CA", help="CA bundle for the issuer's TLS.")
     ] = None,
     insecure_dev: Annotated[
-        bool, typer.Option("--insecure-dev", help="No authentication (every caller is the server's identity); loopback only.")
+        bool,
+        typer.Option("--insecure-dev", help="No token: every caller is the server's own identity; loopback only."),
     ] = False,
     store_url: Annotated[
         str | None, typer.Option("--store-url", envvar="SL_STORE_URL", help="SQLAlchemy URL of the store.")
