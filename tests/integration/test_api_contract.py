@@ -17,32 +17,24 @@ validated too.
 
 from __future__ import annotations
 
-import copy
-import json
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
 
 import httpx
 import pytest
-from jsonschema import Draft7Validator
-from referencing import Registry
-from referencing.jsonschema import DRAFT7
 
 from localcloud.devstack import localcloud
 from localcloud.devstack.config import StackConfig
 from localcloud.inventory import LOCAL_SUBSCRIPTION
 from tests.support.api_server import ApiServer
+from tests.support.rest_spec import REST_SPEC, SpecSet
 
 PORT_BASE = int(os.environ.get("SL_TEST_PORT_BASE", "28000"))
 #: Microsoft's published specification, vendored with its license (tests/data/rest-spec/README.md, LICENSE).
-REST_SPEC = Path(__file__).resolve().parents[1] / "data" / "rest-spec"
 SPEC_DIR = REST_SPEC / "Microsoft.ServiceLinker" / "ServiceLinker" / "stable" / "2024-04-01"
 SPEC = SPEC_DIR / "servicelinker.json"
-COMMON = REST_SPEC / "common-types" / "resource-management" / "v3" / "types.json"
 COMMON_REF = "../../../../../../common-types/resource-management/v3/types.json"
 pytestmark = pytest.mark.integration
 VERSION = "2024-04-01"
@@ -56,95 +48,15 @@ METHODS = ("get", "put", "patch", "post", "delete")
 # ------------------------------------------------------------------------------------------------- the spec
 
 
-def _load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
-
-
-def _open_enums(node: Any) -> Any:
-    """Drop `enum` where `x-ms-enum.modelAsString` is true: such enums are extensible strings."""
-    if isinstance(node, dict):
-        out = {k: _open_enums(v) for k, v in node.items()}
-        if out.get("x-ms-enum", {}).get("modelAsString") and "enum" in out:
-            del out["enum"]
-        return out
-    if isinstance(node, list):
-        return [_open_enums(v) for v in node]
-    return node
-
-
-def _write_only_secrets(node: Any) -> Any:
-    """ARM never returns an `x-ms-secret` property (reference §1.3), so in a *response* it cannot be required:
-    drop such names from `required` (the spec marks e.g. servicePrincipalSecret's `secret` required for PUT)."""
-    if isinstance(node, dict):
-        out = {k: _write_only_secrets(v) for k, v in node.items()}
-        props = out.get("properties")
-        if isinstance(props, dict) and isinstance(out.get("required"), list):
-            secret = {name for name, p in props.items() if isinstance(p, dict) and p.get("x-ms-secret")}
-            out["required"] = [r for r in out["required"] if r not in secret]
-        return out
-    if isinstance(node, list):
-        return [_write_only_secrets(v) for v in node]
-    return node
-
-
-def _polymorphic(spec: dict[str, Any]) -> dict[str, Any]:
-    """Swagger `discriminator`: a reference to a base validates the instance against the variant it names.
-
-    Every `$ref` to a base outside its variants' own `allOf` is redirected to `<Base>__dispatch` =
-    base + (if discriminator == value then variant) for each variant.
-    """
-    spec = copy.deepcopy(spec)
-    defs: dict[str, Any] = spec["definitions"]
-    variants: dict[str, list[tuple[str, str]]] = {}
-    for name, d in defs.items():
-        for parent in d.get("allOf", []):
-            ref = parent.get("$ref", "")
-            if ref.startswith("#/definitions/"):
-                base = ref.rsplit("/", 1)[-1]
-                if "discriminator" in defs.get(base, {}):
-                    variants.setdefault(base, []).append((d.get("x-ms-discriminator-value", name), name))
-
-    def redirect(node: Any, owner: str | None) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/definitions/"):
-                base = ref.rsplit("/", 1)[-1]
-                if base in variants and owner not in {v for _, v in variants[base]}:
-                    return {**node, "$ref": f"#/definitions/{base}__dispatch"}
-            return {k: redirect(v, owner) for k, v in node.items()}
-        if isinstance(node, list):
-            return [redirect(v, owner) for v in node]
-        return node
-
-    spec["paths"] = redirect(spec["paths"], None)
-    spec["definitions"] = {name: redirect(d, name) for name, d in defs.items()}
-    for base, options in variants.items():
-        tag = defs[base]["discriminator"]
-        spec["definitions"][f"{base}__dispatch"] = {
-            "allOf": [{"$ref": f"#/definitions/{base}"}]
-            + [
-                {"if": {"properties": {tag: {"const": value}}, "required": [tag]},
-                 "then": {"$ref": f"#/definitions/{variant}"}}
-                for value, variant in options
-            ]
-        }  # fmt: skip
-    return spec
-
-
 class Contract:
+    """The ServiceLinker 2024-04-01 swagger, through the shared validator (tests/support/rest_spec.py: open enums,
+    write-only secrets, discriminator polymorphism, cross-file `$ref`s into common-types)."""
+
     def __init__(self) -> None:
-        raw = _load(SPEC)
-        self.spec = _polymorphic(_write_only_secrets(_open_enums(raw)))
-        common = _open_enums(_load(COMMON))
-        self.spec_uri = SPEC.resolve().as_uri()
-        # where the spec's relative `$ref`s to common-types point (the published repository's layout)
-        common_uri = urljoin(self.spec_uri, COMMON_REF)
-        self.registry: Registry[Any] = Registry().with_resources([
-            (self.spec_uri, DRAFT7.create_resource(self.spec)),
-            (common_uri, DRAFT7.create_resource(common)),
-        ])  # fmt: skip
-        self.common = common
+        self.specs = SpecSet.load(REST_SPEC)
+        self.file = self.specs.file(SPEC.relative_to(REST_SPEC).as_posix())
+        self.spec = self.file.doc
+        self.spec_uri = self.file.uri
 
     def operations(self) -> list[tuple[str, str, dict[str, Any]]]:
         out = []
@@ -158,9 +70,7 @@ class Contract:
 
     def errors(self, schema: dict[str, Any], instance: Any) -> list[str]:
         """Validation errors of `instance` against a response schema of the spec (its `$ref`s from the spec)."""
-        top = {"$ref": urljoin(self.spec_uri, schema["$ref"])} if "$ref" in schema else schema
-        validator = Draft7Validator(top, registry=self.registry)
-        return [f"{'/'.join(str(p) for p in e.absolute_path)}: {e.message}" for e in validator.iter_errors(instance)]
+        return self.specs.validate(schema, instance, base_uri=self.spec_uri)
 
 
 # ------------------------------------------------------------------------------------------------- requests
