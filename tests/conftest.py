@@ -25,7 +25,8 @@ TEMP_PREFIX = "sl-test-stack-"
 def _test_config() -> StackConfig:
     state = os.environ.get("SL_TEST_STATE_DIR") or tempfile.mkdtemp(prefix=TEMP_PREFIX)
     base = int(os.environ.get("SL_TEST_PORT_BASE", "28000"))
-    return StackConfig(state_dir=Path(state), ports=Ports(base=base))
+    # the ARM endpoint records every response it gives, for the contract test (tests/integration/test_arm_contract.py)
+    return StackConfig(state_dir=Path(state), ports=Ports(base=base), arm_record=Path(state) / "arm-responses.jsonl")
 
 
 @pytest.fixture(scope="session")

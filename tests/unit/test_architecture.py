@@ -161,3 +161,29 @@ def test_no_empty_placeholder_packages() -> None:
     empty = [str(p.relative_to(SRC)) for p in SRC.rglob("__init__.py")
              if not p.read_text().strip() and len(list(p.parent.glob("*.py"))) == 1]  # fmt: skip
     assert empty == []
+
+
+#: The Cloud port's methods: a class defining most of them is a Cloud implementation.
+CLOUD_METHODS = {"get_cluster", "describe_target", "target_secrets", "ensure_firewall_rule", "check_access",
+                 "ensure_federated_credential", "ensure_role_assignment", "enable_cluster_features"}  # fmt: skip
+
+
+def test_one_cloud_adapter_and_it_is_azure() -> None:
+    """Every cloud call goes through `clouds/azure` (to Azure, or to the local cloud's ARM endpoint): the only
+    registered adapter is `azure`, and no other class in src/ implements the Cloud port."""
+    from importlib.metadata import entry_points
+
+    registered = {ep.name: ep.value for ep in entry_points(group="servicelinker.clouds")}
+    assert registered == {"azure": "servicelinker.clouds.azure:AzureCloud"}
+    implementations = []
+    for name, path in [*_modules(PRODUCT), *_modules(LOCAL_CLOUD)]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            protocol = isinstance(node, ast.ClassDef) and any(getattr(b, "id", "") == "Protocol" for b in node.bases)
+            if isinstance(node, ast.ClassDef) and not protocol:
+                methods = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+                if len(methods & CLOUD_METHODS) >= 4:
+                    implementations.append(f"{name}.{node.name}")
+    assert implementations == ["servicelinker.clouds.azure.adapter.AzureCloud"]
+    from servicelinker.settings import Settings
+
+    assert Settings.model_fields["cloud"].default == "azure"

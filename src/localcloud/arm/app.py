@@ -126,6 +126,8 @@ def create_app(world: World, arm: Authenticator, graph_auth: Authenticator) -> F
         except ArmError as exc:
             response = _error(exc)
         log.info("%s %s -> %d", request.method, request.url.path, response.status_code)
+        endpoint.world.remember(request.method, request.url.path, request.query_params.get("api-version", ""),
+                                response.status_code, json.loads(bytes(response.body)) if response.body else None)
         return response
 
     return app
@@ -145,12 +147,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--issuer", required=True, help="the token service's issuer (<authority>/<tenant>/v2.0)")
     parser.add_argument("--issuer-ca", help="CA of the token service's TLS certificate")
     parser.add_argument("--authority", required=True, help="the token service's authority host")
+    parser.add_argument("--record", type=Path, help="append every response to this JSON-lines file (tests)")
     args = parser.parse_args(argv)
     if args.host not in ("127.0.0.1", "::1", "localhost"):
         parser.error("the local ARM endpoint binds loopback only")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     world = World(Inventory(Path(args.inventory)), base_url=f"https://{args.host}:{args.port}",
-                  authority_host=args.authority)  # fmt: skip
+                  authority_host=args.authority, record=args.record)  # fmt: skip
     arm, graph_auth = _authenticators(args.issuer, args.issuer_ca)
     uvicorn.run(create_app(world, arm, graph_auth), host=args.host, port=args.port, ssl_certfile=args.cert,
                 ssl_keyfile=args.key, log_level="warning", access_log=False)  # fmt: skip

@@ -9,6 +9,7 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from localcloud.inventory import LOCAL_TENANT, Inventory, Resource
@@ -20,6 +21,21 @@ def now() -> str:
 
 def etag_of(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+#: Response fields that carry credentials (listKeys, list credentials): recorded as "<redacted>".
+SECRET_FIELDS = frozenset({"primarykey", "secondarykey", "value", "primaryconnectionstring",
+                           "secondaryconnectionstring", "connectionstring", "primarymasterkey", "key1", "key2"})
+
+
+def redacted(body: Any) -> Any:
+    """`body` with credential values replaced (same types for strings, so a schema still applies)."""
+    if isinstance(body, dict):
+        return {k: "<redacted>" if k.lower() in SECRET_FIELDS and isinstance(v, str) else redacted(v)
+                for k, v in body.items()}  # fmt: skip
+    if isinstance(body, list):
+        return [redacted(v) for v in body]
+    return body
 
 
 @dataclass
@@ -40,10 +56,21 @@ class World:
     #: The token service (Entra) that issues the tokens this endpoint accepts.
     authority_host: str = ""
     operations: dict[str, Operation] = field(default_factory=dict)
+    #: A JSON-lines file receiving every response (method, path, api-version, status, body with secrets
+    #: redacted), for the contract tests; None: nothing is recorded.
+    record: Path | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def resource(self, resource_id: str) -> Resource | None:
         return self.inventory.get(resource_id)
+
+    def remember(self, method: str, path: str, api_version: str, status: int, body: Any) -> None:
+        if self.record is None:
+            return
+        line = json.dumps({"method": method, "path": path, "apiVersion": api_version, "status": status,
+                           "body": redacted(body)})  # fmt: skip
+        with self.lock, self.record.open("a") as f:
+            f.write(line + "\n")
 
     def finished_operation(self, error: dict[str, Any] | None = None) -> Operation:
         """An operation the endpoint has already carried out: the real servers changed synchronously, the LRO

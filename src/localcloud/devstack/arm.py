@@ -46,6 +46,7 @@ def argv(cfg: StackConfig, cert: Path, key: Path, tokens: dict[str, Any]) -> lis
         "--inventory", str(cfg.inventory),
         "--issuer", f"{tokens['authorityHost']}/{LOCAL_TENANT}/v2.0", "--issuer-ca", tokens["caCert"],
         "--authority", tokens["authorityHost"],
+        *(["--record", str(cfg.arm_record)] if cfg.arm_record else []),
     ]  # fmt: skip
 
 

@@ -70,6 +70,8 @@ class StackConfig(BaseSettings):
     bin_dir_override: Path | None = Field(default=None, validation_alias="SL_BIN_DIR")
     port_base: int = DEFAULT_PORT_BASE
     ports: Ports = Field(default_factory=Ports)
+    #: Where the ARM endpoint appends every response it gives (contract tests validate them); None: nowhere.
+    arm_record: Path | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -11,6 +11,7 @@ firewall rules, read from and applied to the dev stack's real PostgreSQL and Mar
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -145,8 +146,18 @@ def _rule_body(res: Resource, name: str, rule: dict[str, Any]) -> dict[str, Any]
 
 
 def _rules(res: Resource) -> dict[str, dict[str, Any]]:
-    rules: dict[str, dict[str, Any]] = res.properties.get("firewallRules", {})
-    return rules
+    """The server's rules: for PostgreSQL what its pg_hba.conf admits now (someone may have edited it), for a
+    server that cannot enforce rules what was recorded."""
+    hba = _hba(res)
+    if hba is None:
+        recorded: dict[str, dict[str, Any]] = res.properties.get("firewallRules", {})
+        return recorded
+    networks: dict[str, list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = {}
+    for key, cidr in firewall.read_rules(hba).items():
+        networks.setdefault(key.split("~", 1)[0], []).append(ipaddress.ip_network(cidr, strict=False))
+    return {name: {"startIpAddress": str(min(n.network_address for n in nets)),
+                   "endIpAddress": str(max(n.broadcast_address for n in nets))}
+            for name, nets in networks.items()}  # fmt: skip
 
 
 def _rule_properties(call: Call) -> tuple[str, str]:
@@ -195,11 +206,11 @@ def list_rules(call: Call) -> dict[str, Any]:
 def delete_rule(call: Call) -> Reply:
     res = _server(call)
     name = call.params["firewallRuleName"]
+    found = next((k for k in _rules(res) if k.lower() == name.lower()), None)
     with call.world.inventory.edit() as data:
         rules = data.resources[res.id.rstrip("/").lower()].properties.setdefault("firewallRules", {})
-        found = next((k for k in rules if k.lower() == name.lower()), None)
-        if found is not None:
-            rules.pop(found)
+        for k in [k for k in rules if k.lower() == name.lower()]:
+            rules.pop(k)
     if found is None:
         return Reply(204)
     hba = _hba(res)

@@ -100,6 +100,11 @@ def _covers(rule: Any, ip: str) -> bool:
     return low.version == high.version == address.version and int(low) <= int(address) <= int(high)
 
 
+def _refused(missing: list[str]) -> str:
+    return (f"The server's firewall does not admit {', '.join(missing)} (no rule covers it): connections from the "
+            "cluster are refused.")
+
+
 def _flexible_state(clients: ArmClients, rid: ResourceId, ips: list[str]) -> tuple[bool, bool, str]:
     _, group, server_name = _where(rid)
     api = _server_api(clients, rid)
@@ -108,7 +113,7 @@ def _flexible_state(clients: ArmClients, rid: ResourceId, ips: list[str]) -> tup
         rules = list(api.firewall_rules.list_by_server(group, server_name))
     missing = [ip for ip in ips if not any(_covers(r, ip) for r in rules)]
     if missing:
-        return False, _enforced(server), f"No firewall rule admits {', '.join(missing)}."
+        return False, _enforced(server), _refused(missing)
     return True, _enforced(server), f"Firewall rules admit {', '.join(ips)}."
 
 
@@ -154,7 +159,7 @@ def _redis_state(clients: ArmClients, rid: ResourceId, ips: list[str]) -> tuple[
         return True, _enforced(cache), "The cache has no firewall rules: every IP is admitted."
     missing = [ip for ip in ips if not any(_covers(r, ip) for r in rules)]
     if missing:
-        return False, _enforced(cache), f"No firewall rule admits {', '.join(missing)}."
+        return False, _enforced(cache), _refused(missing)
     return True, _enforced(cache), f"Firewall rules admit {', '.join(ips)}."
 
 
