@@ -4,7 +4,7 @@ Engine built the way the CLI builds it, request bodies built the way the CLI bui
 output (a short table for humans, then one JSON line of figures).
 
 Importing this module sets SL_PORT_BASE and SL_STATE_DIR in the process environment *before* anything reads them
-(Ports() defaults, LocalCloud(), the operator process the stack spawns), so nothing here touches a developer's
+(Ports() defaults, the cloud profile, the operator process the stack spawns), so nothing here touches a developer's
 stack (27000), the test stack (28000) or another engineer's (29000).
 """
 

@@ -188,10 +188,10 @@ def main() -> int:
     from lightkube.resources.core_v1 import Namespace
     from tests.support.api_server import ApiServer, LocalIssuer
 
-    from localcloud.adapter import LocalCloud
+    from localcloud import admin
     from localcloud.devstack import localcloud, stack
     from localcloud.devstack.config import Ports, StackConfig
-    from localcloud.inventory import LOCAL_SUBSCRIPTION
+    from localcloud.inventory import LOCAL_SUBSCRIPTION, Inventory
     from servicelinker.engine.factory import Engines
     from servicelinker.model.linker import LinkerResource
     from servicelinker.settings import Settings
@@ -208,12 +208,12 @@ def main() -> int:
     started = time.monotonic()
     try:
         t0 = time.monotonic()
-        desc = stack.up(cfg, only=["kube", "redis", "operator", "localcloud"])
+        desc = stack.up(cfg, only=["kube", "redis", "tokenservice", "arm", "localcloud", "operator"])
         log(f"dev stack up in {time.monotonic() - t0:.1f}s (port base {args.port_base})")
         kube = Client(KubeConfig.from_file(desc["services"]["kube"]["kubeconfig"]), field_manager="bench")
         kube.create(Namespace(metadata=ObjectMeta(name="bench")))
-        LocalCloud(inventory_path=cfg.inventory).grant("bench-user", "Contributor",
-                                        f"/subscriptions/{LOCAL_SUBSCRIPTION}/resourceGroups/sl-dev")  # fmt: skip
+        admin.grant(Inventory(cfg.inventory), "bench-user", "Contributor",
+                    f"/subscriptions/{LOCAL_SUBSCRIPTION}/resourceGroups/sl-dev")
         issuer = LocalIssuer(args.port_base + 62)
         token = issuer.token("bench-user", lifetime=4 * 3600)
         api = ApiServer(state, args.port_base + 60, issuer=issuer.url, workers=2, extra_env={"SL_READY_TIMEOUT": "120"})

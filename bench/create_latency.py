@@ -9,15 +9,23 @@ Measures
     ServiceConnection, delivered Secret, byte for byte) straight to the API server with lightkube.
 Prints create_p50 / raw_p50, and the median time of each engine step (from the operation log).
 
+Through ARM versus before: every create goes through the Azure adapter to the local ARM endpoint (the one cloud
+path). The "before" baseline is the in-process local cloud adapter this repository had until the ARM endpoint
+replaced it (`LocalCloud` of commit BASELINE_REV, loaded from git history, not from the tree), driving the same
+engine on the same stack; its creates are interleaved with the ARM ones, and arm_p50 / inprocess_p50 is printed.
+
     .venv/bin/python bench/create_latency.py [--quick] [--keep-stack]
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import statistics
+import subprocess
 import sys
 import time
+import types
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +40,26 @@ from servicelinker.model.records import Operation
 
 NAMESPACE = "bench"
 RAW_NAMESPACE = "bench-raw"
+#: The last commit with the in-process local cloud adapter (src/localcloud/adapter.py), the "before" baseline.
+BASELINE_REV = "4ab3cfd"
+
+
+def _inprocess_engine(bs: bl.BenchStack) -> Engine | None:
+    """The engine on the old in-process adapter, acting as the developer (None where git history is absent)."""
+    from servicelinker.engine.factory import Engines
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        source = subprocess.run(["git", "-C", str(root), "show", f"{BASELINE_REV}:src/localcloud/adapter.py"],
+                                capture_output=True, text=True, check=True).stdout  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    module = types.ModuleType("baseline_inprocess_adapter")
+    exec(compile(source, f"{BASELINE_REV}:src/localcloud/adapter.py", "exec"), module.__dict__)
+    developer = json.loads((bs.cfg.state_dir / "developer.json").read_text())["objectId"]
+    settings = bs.cfg.product_settings(ready_timeout=120.0)
+    cloud = module.LocalCloud(settings, principal=developer)
+    return Engines(settings, cloud_factory=lambda _principal: cloud).for_caller(None)
 
 
 def _step_seconds(op: Operation) -> dict[str, float]:
@@ -82,6 +110,8 @@ def main() -> int:
             "postgres": lambda: bl.postgres_body(account, NAMESPACE),
             "redis": lambda: bl.redis_body(NAMESPACE),
         }
+        baseline = _inprocess_engine(bs)
+        inprocess: dict[str, list[float]] = defaultdict(list)
         created: dict[str, list[float]] = defaultdict(list)
         sync_part: dict[str, list[float]] = defaultdict(list)
         raw: dict[str, list[float]] = defaultdict(list)
@@ -106,6 +136,12 @@ def main() -> int:
                     templates[target] = bl.capture_template(kube, name)
                 objs = bl.raw_objects(templates[target], f"raw{target[:2]}{i:03d}{stamp}", RAW_NAMESPACE)
                 raw[target].append(bl.timed(lambda objs=objs: bl.apply_all(kube, objs)))
+                if baseline is not None:
+                    _, before_s, before_op = _create(baseline, f"ip{name}", bodies[target]())
+                    if before_op.status == "Succeeded":
+                        inprocess[target].append(before_s)
+                    else:
+                        failures.append(f"ip{name} (in-process baseline): {before_op.error}")
             if (i + 1) % 10 == 0:
                 bl.log(f"{i + 1}/{n} rounds")
         if args.keep_stack:  # otherwise the whole stack goes away
@@ -145,6 +181,12 @@ def main() -> int:
             (f"{target} raw 3-object apply p50 / p95", f"{bl.ms(r50):.1f} / {bl.ms(bl.percentile(r, 95)):.1f} ms")
         )
         rows.append((f"{target} ratio create_p50 / raw_p50", f"{p50 / r50:.1f}x"))
+        if inprocess[target]:
+            b50 = bl.percentile(inprocess[target], 50)
+            figures[target]["inprocess_create_p50_ms"] = bl.ms(b50)  # type: ignore[index]
+            figures[target]["ratio_arm_p50_over_inprocess_p50"] = round(p50 / b50, 2)  # type: ignore[index]
+            rows.append((f"{target} create p50 before (in-process adapter)", f"{bl.ms(b50):.0f} ms"))
+            rows.append((f"{target} ratio through ARM / before", f"{p50 / b50:.2f}x"))
     if all_created:
         c50, r50 = bl.percentile(all_created, 50), bl.percentile(all_raw, 50)
         figures.update(

@@ -27,9 +27,9 @@ import _benchlib as bl
 from lightkube import Client
 from lightkube.resources.core_v1 import Secret
 
-from localcloud.adapter import LocalCloud
 from servicelinker.catalog.configuration import build_configurations
 from servicelinker.catalog.targets import check_supported
+from servicelinker.clouds.azure import AzureCloud
 from servicelinker.kube import connections as kconn
 from servicelinker.kube import contract
 from servicelinker.kube.client import ServiceConnection, ready_state
@@ -119,7 +119,7 @@ def main() -> int:
         target = check_supported(resource_body.properties)
         target_id = resource_body.properties.target_id
         assert target_id is not None
-        cloud = LocalCloud(inventory_path=bs.cfg.inventory)
+        cloud = AzureCloud(bs.cfg.product_settings())
         facts = cloud.describe_target(target, target_id)
         facts = facts.model_copy(update=cloud.target_secrets(target, target_id).model_dump(exclude_unset=True))
         configs = build_configurations(resource_body, facts, target=target)

@@ -45,9 +45,9 @@ import jwt
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
+from localcloud.adapter import LocalCloud
 
 from localcloud import identity as ident
-from localcloud.adapter import LocalCloud
 from localcloud.devstack.pki import CertificateAuthority, ensure_rsa_keypair, load_key
 from localcloud.entra.protocol import JWT_BEARER
 from localcloud.entra.tokens import Settings, Signer, TokenService

@@ -111,3 +111,25 @@ def test_arm_errors_in_arms_words(cli: Cli, profile: dict[str, Any]) -> None:
     with pytest.raises(ResourceNotFoundError) as missing:
         _client(RedisManagementClient, profile).redis.get(RG, "no-such-cache")
     assert missing.value.error is not None and missing.value.error.code == "ResourceNotFound"
+
+
+def test_service_connector_at_the_one_arm_url(profile: dict[str, Any], namespace: str) -> None:
+    """ARM routes Microsoft.ServiceLinker to the stack's resource provider (`servicelinker serve`), as Azure's ARM
+    routes to Service Connector: the official SDK creates, lists, validates and deletes through the ARM URL."""
+    from azure.mgmt.servicelinker import ServiceLinkerManagementClient
+    from azure.mgmt.servicelinker.models import AzureResource, LinkerResource, SecretAuthInfo
+
+    client = ServiceLinkerManagementClient(_credential(profile), base_url=profile["armEndpoint"],
+                                           credential_scopes=[profile["armAudience"] + ".default"],
+                                           connection_verify=profile["caBundle"], polling_interval=1)  # fmt: skip
+    source = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.ContainerService/managedClusters/{CLUSTER}"
+    target = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Cache/redis/sl-redis/databases/0"
+    body = LinkerResource(target_service=AzureResource(id=target), auth_info=SecretAuthInfo(), client_type="python",
+                          scope=namespace)  # fmt: skip
+    made = client.linker.begin_create_or_update(source, "via_arm", body).result()
+    assert made.provisioning_state == "Succeeded"
+    assert "via_arm" in [linker.name for linker in client.linker.list(source)]
+    validated = client.linker.begin_validate(source, "via_arm").result()
+    assert validated.is_connection_available
+    client.linker.begin_delete(source, "via_arm").result()
+    assert "via_arm" not in [linker.name for linker in client.linker.list(source)]

@@ -309,17 +309,27 @@ def test_unregistered_kubernetes_configuration_provider(cli: Cli, namespace: str
 
 
 def test_missing_permission(cli: Cli, namespace: str) -> None:
+    """A Reader reads the cluster but may not write a linker: the pre-check says so before anything is done. With no
+    role at all, ARM's own 403 on the first read is the answer."""
     scope = f"/subscriptions/{SUB}"
     cli.ok("local", "role", "remove", "--scope", scope, "--role", "Owner")
     try:
+        cli.ok("local", "role", "assign", "--scope", scope, "--role", "Reader")
         r = cli("aks", "connection", "create", "storage-blob", *BASE, "--tg", RG, "--account", "devstoreaccount1",
                 "--secret", "--kube-namespace", namespace, "--connection", "no_rights")  # fmt: skip
+        cli.ok("local", "role", "remove", "--scope", scope, "--role", "Reader")
+        none = cli("aks", "connection", "create", "storage-blob", *BASE, "--tg", RG, "--account", "devstoreaccount1",
+                   "--secret", "--kube-namespace", namespace, "--connection", "no_rights")  # fmt: skip
     finally:
+        cli("local", "role", "remove", "--scope", scope, "--role", "Reader")
         cli.ok("local", "role", "assign", "--scope", scope, "--role", "Owner")
     assert r.code == 1
     assert "(AuthorizationFailed)" in r.err
     assert "does not have authorization to perform action 'Microsoft.ServiceLinker/linkers/write'" in r.err
     assert "If access was recently granted, please refresh your credentials." in r.err
+    assert none.code == 1
+    assert "does not have authorization to perform action 'Microsoft.ContainerService/managedClusters/read'" in none.err
+    assert "no_rights" not in _connection_names(cli)
 
 
 def test_failing_helm_install_fails_the_operation_with_helms_message(cli: Cli, namespace: str) -> None:
@@ -363,8 +373,8 @@ BAD_INPUTS: dict[str, tuple[list[str], str]] = {
     "nonexistent server": (
         ["create", "postgres-flexible", *BASE, "--tg", RG, "--server", "nope", "--database", "postgres",
          "--secret", "name=a", "secret=b", "--connection", "bad_server"],
-        "The Resource 'Microsoft.DBforPostgreSQL/flexibleServers/nope/databases/postgres' under resource group "
-        "'sl-dev' was not found",
+        # ARM's 404 for the server's own GET, which comes before the database's
+        "The Resource 'Microsoft.DBforPostgreSQL/flexibleServers/nope' under resource group 'sl-dev' was not found",
     ),
     "nonexistent database": (
         ["create", "postgres-flexible", *BASE, "--tg", RG, "--server", "sl-postgres", "--database", "nodb",

@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from localcloud.arm import authz
 from localcloud.arm.handlers import (
@@ -76,13 +78,51 @@ def _error(exc: ArmError) -> Response:
     return JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
 
 
+#: Request headers a resource provider receives from ARM (the caller's token among them: the provider checks it).
+FORWARDED = ("authorization", "content-type", "accept", "if-match", "if-none-match", "x-ms-client-request-id",
+             "x-ms-correlation-request-id", "user-agent")  # fmt: skip
+
+
 class Endpoint:
-    """Authenticate, route, authorize, handle."""
+    """Authenticate, route (to a handler, or to a resource provider of its own), authorize, handle."""
 
-    def __init__(self, world: World, arm: Authenticator, graph_auth: Authenticator) -> None:
+    def __init__(self, world: World, arm: Authenticator, graph_auth: Authenticator,
+                 providers: dict[str, str] | None = None) -> None:  # fmt: skip
         self.world, self.arm, self.graph = world, arm, graph_auth
+        #: namespace (lowercase) -> base URL of the resource provider ARM forwards its requests to
+        self.providers = {k.lower(): v.rstrip("/") for k, v in (providers or {}).items()}
 
-    def handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any) -> Response:
+    def _provider(self, path: str) -> str | None:
+        """The provider serving `path`: one of its resource types follows `providers/<namespace>` (its own
+        registration, `/subscriptions/{id}/providers/<namespace>[/register]`, is ARM's)."""
+        segments = path.strip("/").lower().split("/")
+        for i in range(1, len(segments) - 1):
+            if segments[i - 1] == "providers" and segments[i] in self.providers:
+                own_registration = i == 3 and segments[i + 1] in ("register", "unregister")
+                return None if own_registration else self.providers[segments[i]]
+        return None
+
+    def forward(self, upstream: str, method: str, path: str, query: dict[str, str], headers: dict[str, str],
+                raw: bytes) -> Response:  # fmt: skip
+        """ARM's part for a provider's request: authenticate the caller, forward, relay the answer."""
+        self.arm.authenticate(headers.get("authorization"))
+        sent = {k: v for k, v in headers.items() if k in FORWARDED}
+        try:
+            answer = httpx.request(method, upstream + path, params=query, headers=sent, content=raw, timeout=300)
+        except httpx.HTTPError as exc:
+            raise ArmError("ServiceUnavailable",
+                           f"The resource provider for '{path}' could not be reached: {type(exc).__name__}.",
+                           status=503, remedy="Check `servicelinker devstack status` (service provider).") from None
+        kept = {k: v for k, v in answer.headers.items()
+                if k.lower() in ("azure-asyncoperation", "location", "retry-after", "content-type", "www-authenticate",
+                                 "x-ms-request-id", "etag")}  # fmt: skip
+        return Response(answer.content, status_code=answer.status_code, headers=kept)
+
+    def handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any,
+               raw: bytes = b"") -> Response:  # fmt: skip
+        upstream = self._provider(path)
+        if upstream is not None:
+            return self.forward(upstream, method, path, query, headers, raw)
         found = resolve(ROUTES, method, path)
         if found is None:
             if path_exists_for_other_method(ROUTES, path):
@@ -104,8 +144,9 @@ class Endpoint:
         return _reply(route.handler(call))
 
 
-def create_app(world: World, arm: Authenticator, graph_auth: Authenticator) -> FastAPI:
-    endpoint = Endpoint(world, arm, graph_auth)
+def create_app(world: World, arm: Authenticator, graph_auth: Authenticator,
+               providers: dict[str, str] | None = None) -> FastAPI:  # fmt: skip
+    endpoint = Endpoint(world, arm, graph_auth, providers)
     app = FastAPI(title="servicelinker local ARM endpoint", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.endpoint = endpoint
 
@@ -122,7 +163,9 @@ def create_app(world: World, arm: Authenticator, graph_auth: Authenticator) -> F
                                "deserialized.", status=400) from None  # fmt: skip
             headers = {k.lower(): v for k, v in request.headers.items()}
             path = re.sub(r"/{2,}", "/", request.url.path)  # an SDK's empty parent path (`...//type/name`)
-            response = endpoint.handle(request.method, path, dict(request.query_params), headers, body)
+            # handlers block (real servers, the inventory's lock, a provider calling back into ARM): off the loop
+            response = await run_in_threadpool(endpoint.handle, request.method, path, dict(request.query_params),
+                                               headers, body, raw)
         except ArmError as exc:
             response = _error(exc)
         log.info("%s %s -> %d", request.method, request.url.path, response.status_code)
@@ -148,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--issuer-ca", help="CA of the token service's TLS certificate")
     parser.add_argument("--authority", required=True, help="the token service's authority host")
     parser.add_argument("--record", type=Path, help="append every response to this JSON-lines file (tests)")
+    parser.add_argument("--provider", action="append", default=[], metavar="NAMESPACE=URL",
+                        help="forward a resource provider's requests (e.g. Microsoft.ServiceLinker=http://...)")
     args = parser.parse_args(argv)
     if args.host not in ("127.0.0.1", "::1", "localhost"):
         parser.error("the local ARM endpoint binds loopback only")
@@ -155,7 +200,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     world = World(Inventory(Path(args.inventory)), base_url=f"https://{args.host}:{args.port}",
                   authority_host=args.authority, record=args.record)  # fmt: skip
     arm, graph_auth = _authenticators(args.issuer, args.issuer_ca)
-    uvicorn.run(create_app(world, arm, graph_auth), host=args.host, port=args.port, ssl_certfile=args.cert,
+    providers = dict(p.split("=", 1) for p in args.provider)
+    uvicorn.run(create_app(world, arm, graph_auth, providers), host=args.host, port=args.port, ssl_certfile=args.cert,
                 ssl_keyfile=args.key, log_level="warning", access_log=False)  # fmt: skip
 
 

@@ -47,6 +47,8 @@ def argv(cfg: StackConfig, cert: Path, key: Path, tokens: dict[str, Any]) -> lis
         "--issuer", f"{tokens['authorityHost']}/{LOCAL_TENANT}/v2.0", "--issuer-ca", tokens["caCert"],
         "--authority", tokens["authorityHost"],
         *(["--record", str(cfg.arm_record)] if cfg.arm_record else []),
+        # ARM routes the resource provider's namespace to `servicelinker serve` (devstack/provider.py)
+        "--provider", f"Microsoft.ServiceLinker=http://{HOST}:{cfg.ports.provider}",
     ]  # fmt: skip
 
 

@@ -27,7 +27,7 @@ OFFSETS: dict[str, int] = {
     "postgres": 10, "mariadb": 11, "redis": 12,
     "azurite_blob": 20, "azurite_queue": 21, "azurite_table": 22,
     "azurite_https_blob": 23, "azurite_https_queue": 24, "azurite_https_table": 25,
-    "keyvault": 30, "token_service": 31, "webhook": 32, "keyvault_secondary": 35, "arm": 36,
+    "keyvault": 30, "token_service": 31, "webhook": 32, "keyvault_secondary": 35, "arm": 36, "provider": 37,
 }  # fmt: skip
 
 
@@ -53,6 +53,7 @@ class Ports(BaseModel):
     webhook: int = 0
     keyvault_secondary: int = 0
     arm: int = 0
+    provider: int = 0
 
     @model_validator(mode="after")
     def _from_base(self) -> Ports:

@@ -19,8 +19,9 @@ from localcloud.devstack.config import StackConfig
 
 #: Start order. Kubernetes first, data services and the token service after, then the ARM endpoint (it checks
 #: the token service's tokens), the registration of everything as local-cloud resources (it reads the others'
-#: descriptions and writes the cloud profile clients use), the out-of-cluster operator and the workload-identity
-#: webhook (it reads the token service's authority).
+#: descriptions and writes the cloud profile clients use), the Microsoft.ServiceLinker provider behind ARM (it
+#: acts with that profile), the out-of-cluster operator and the workload-identity webhook (it reads the token
+#: service's authority).
 SERVICE_NAMES: tuple[str, ...] = (
     "kube",
     "postgres",
@@ -31,6 +32,7 @@ SERVICE_NAMES: tuple[str, ...] = (
     "tokenservice",
     "arm",
     "localcloud",
+    "provider",
     "operator",
     "webhook",
 )
