@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -40,8 +41,15 @@ def page(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"value": items}
 
 
+_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview|-beta|-alpha|-privatepreview)?$")
+
+
 def check_api_version(call: Call, namespace: str, resource_type: str) -> None:
-    """ARM's answer to a missing or unknown api-version, with the versions it does support."""
+    """ARM's answer to a missing or unknown api-version, with the versions it lists for the type.
+
+    The shapes served do not change between the versions clients send today, so any well-formed version from the
+    oldest one listed on is answered (the management SDKs pin one version, az another); older or malformed ones
+    are refused as ARM refuses a version the provider does not have."""
     supported = versions_for(namespace, resource_type)
     version = call.api_version
     if not version:
@@ -49,12 +57,12 @@ def check_api_version(call: Call, namespace: str, resource_type: str) -> None:
                        "The api-version query parameter (?api-version=) is required for all requests.",
                        target="api-version", status=400,
                        remedy=f"Add ?api-version= (supported: {', '.join(supported)}).")  # fmt: skip
-    if supported and version not in supported:
+    if supported and (not _VERSION.match(version) or version[:10] < supported[0]):
         raise ArmError("NoRegisteredProviderFound",
                        f"No registered resource provider found for location 'local' and API version '{version}' for "
                        f"type '{resource_type}'. The supported api-versions are '{', '.join(supported)}'. The "
                        "supported locations are 'local'.", target="api-version", status=400,
-                       remedy="Use one of the supported api-versions (or the SDK release pyproject.toml pins).")
+                       remedy=f"Use api-version {supported[-1]} (or any later one).")
 
 
 def not_found(resource_id: str) -> ArmError:

@@ -185,7 +185,7 @@ def metadata(call: Call) -> Any:
     if call.api_version and call.api_version < "2019-05-01":
         return {"galleryEndpoint": base, "graphEndpoint": base + "/", "portalEndpoint": base,
                 "authentication": document["authentication"]}  # fmt: skip
-    return [document] if call.api_version >= "2022-09-01" else document
+    return document  # one cloud, as az's `cloud register` reads it (api-version 2022-09-01)
 
 
 SUB = "/subscriptions/{subscriptionId}"
