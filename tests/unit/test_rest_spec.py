@@ -64,6 +64,14 @@ PATHS: list[tuple[str, str, str, str]] = [
      "2022-04-01", "RoleAssignments_ListForScope"),
     # a template that is one whole id: the least specific, chosen only when nothing else matches
     ("DELETE", "/providers/Microsoft.Authorization/roleAssignments/ra1", "2022-04-01", "RoleAssignments_DeleteById"),
+    ("GET", f"{RG}/providers/Microsoft.Authorization/roleDefinitions/rd1", "2022-04-01", "RoleDefinitions_Get"),
+    ("GET", f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/rd1", "2022-04-01",
+     "RoleDefinitions_Get"),
+    # RoleDefinitions_GetById is `/{roleId}`, one whole id like RoleAssignments_GetById: no path tells them apart
+    ("GET", f"{RG}/providers/Microsoft.Authorization/permissions", "2022-04-01", "Permissions_ListForResourceGroup"),
+    # {parentResourcePath} and {resourceType} are x-ms-skip-url-encoding: each spans one or more segments
+    ("GET", f"{WEB}/slots/s1/providers/Microsoft.Authorization/permissions", "2022-04-01",
+     "Permissions_ListForResource"),
     ("GET", f"{WEB}/providers/Microsoft.ServiceLinker/linkers/l1", "2024-04-01", "Linker_Get"),
     ("PUT", f"{WEB}/providers/Microsoft.ServiceLinker/linkers/l1", "2024-04-01", "Linker_CreateOrUpdate"),
     ("GET", f"{WEB}/providers/Microsoft.ServiceLinker/linkers", "2024-04-01", "Linker_List"),
