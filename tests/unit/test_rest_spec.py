@@ -27,7 +27,7 @@ LISTED: dict[str, set[str]] = {
     },
     "2022-04-01": {
         "RoleAssignments_Get", "RoleAssignments_Create", "RoleAssignments_Delete", "RoleAssignments_ListForScope",
-        "RoleDefinitions_Get",
+        "RoleDefinitions_Get", "RoleDefinitions_GetById",
     },
     "2024-04-01": set(),  # ServiceLinker 2024-04-01: no example files are vendored (README, Gaps)
     "2022-05-01": {"Linker_Validate"},
@@ -121,8 +121,8 @@ def test_microsoft_examples_of_the_listed_operations_validate(specs: SpecSet) ->
                     checked[operation_id] = checked.get(operation_id, 0) + 1
     assert not problems, "\n".join(problems)
     # 7 ManagedIdentity operations with 10 responses, 4 role assignment ones with 6 (200/201, 200/204),
-    # RoleDefinitions_Get with 1, ServiceLinker 2022-05-01 validateLinker with 2 (200, 202)
-    assert sum(checked.values()) == 19, checked
+    # RoleDefinitions_Get/GetById with 2, ServiceLinker 2022-05-01 validateLinker with 2 (200, 202)
+    assert sum(checked.values()) == 20, checked
     assert set(checked) == set().union(*LISTED.values())
 
 
