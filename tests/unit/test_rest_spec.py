@@ -73,6 +73,9 @@ PATHS: list[tuple[str, str, str, str]] = [
     # {parentResourcePath} and {resourceType} are x-ms-skip-url-encoding: each spans one or more segments
     ("GET", f"{WEB}/slots/s1/providers/Microsoft.Authorization/permissions", "2022-04-01",
      "Permissions_ListForResource"),
+    ("GET", f"/subscriptions/{SUB}", "2022-12-01", "Subscriptions_Get"),
+    ("GET", "/subscriptions", "2022-12-01", "Subscriptions_List"),
+    ("GET", "/tenants", "2022-12-01", "Tenants_List"),
     ("GET", f"{WEB}/providers/Microsoft.ServiceLinker/linkers/l1", "2024-04-01", "Linker_Get"),
     ("PUT", f"{WEB}/providers/Microsoft.ServiceLinker/linkers/l1", "2024-04-01", "Linker_CreateOrUpdate"),
     ("GET", f"{WEB}/providers/Microsoft.ServiceLinker/linkers", "2024-04-01", "Linker_List"),
