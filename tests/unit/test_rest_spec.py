@@ -16,6 +16,7 @@ SUB = "00000000-0000-0000-0000-000000000000"
 RG = f"/subscriptions/{SUB}/resourceGroups/sl-dev"
 MSI = f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/sl-id"
 WEB = f"{RG}/providers/Microsoft.Web/sites/app"
+REDIS = f"{RG}/providers/Microsoft.Cache/redis/r1"
 
 #: The operations the local ARM endpoint serves, per api-version, whose specs are vendored.
 LISTED: dict[str, set[str]] = {
@@ -77,6 +78,12 @@ PATHS: list[tuple[str, str, str, str]] = [
     ("GET", f"/subscriptions/{SUB}", "2022-12-01", "Subscriptions_Get"),
     ("GET", "/subscriptions", "2022-12-01", "Subscriptions_List"),
     ("GET", "/tenants", "2022-12-01", "Tenants_List"),
+    ("GET", REDIS, "2024-11-01", "Redis_Get"),
+    ("POST", f"{REDIS}/listKeys", "2024-11-01", "Redis_ListKeys"),
+    ("GET", f"{REDIS}/firewallRules", "2024-11-01", "FirewallRules_List"),
+    ("GET", f"{REDIS}/firewallRules/fw1", "2024-11-01", "FirewallRules_Get"),
+    ("PUT", f"{REDIS}/firewallRules/fw1", "2024-11-01", "FirewallRules_CreateOrUpdate"),
+    ("DELETE", f"{REDIS}/firewallRules/fw1", "2024-11-01", "FirewallRules_Delete"),
     ("GET", f"{WEB}/providers/Microsoft.ServiceLinker/linkers/l1", "2024-04-01", "Linker_Get"),
     ("PUT", f"{WEB}/providers/Microsoft.ServiceLinker/linkers/l1", "2024-04-01", "Linker_CreateOrUpdate"),
     ("GET", f"{WEB}/providers/Microsoft.ServiceLinker/linkers", "2024-04-01", "Linker_List"),
