@@ -16,6 +16,7 @@ SUB = "00000000-0000-0000-0000-000000000000"
 RG = f"/subscriptions/{SUB}/resourceGroups/sl-dev"
 MSI = f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/sl-id"
 WEB = f"{RG}/providers/Microsoft.Web/sites/app"
+REDIS = f"{RG}/providers/Microsoft.Cache/redis/r1"
 
 #: The operations the local ARM endpoint serves, per api-version, whose specs are vendored.
 LISTED: dict[str, set[str]] = {
@@ -27,9 +28,12 @@ LISTED: dict[str, set[str]] = {
     },
     "2022-04-01": {
         "RoleAssignments_Get", "RoleAssignments_Create", "RoleAssignments_Delete", "RoleAssignments_ListForScope",
+        "RoleDefinitions_Get", "RoleDefinitions_GetById",
     },
     "2024-04-01": set(),  # ServiceLinker 2024-04-01: no example files are vendored (README, Gaps)
     "2022-05-01": {"Linker_Validate"},
+    "2022-12-01": {"Subscriptions_Get", "Subscriptions_List", "Tenants_List"},
+    "2024-11-01": {"Redis_Get", "Redis_ListKeys", "FirewallRules_Get"},
 }  # fmt: skip
 
 #: Microsoft examples whose `api-version` parameter is not that of the swagger that references them.
@@ -64,6 +68,23 @@ PATHS: list[tuple[str, str, str, str]] = [
      "2022-04-01", "RoleAssignments_ListForScope"),
     # a template that is one whole id: the least specific, chosen only when nothing else matches
     ("DELETE", "/providers/Microsoft.Authorization/roleAssignments/ra1", "2022-04-01", "RoleAssignments_DeleteById"),
+    ("GET", f"{RG}/providers/Microsoft.Authorization/roleDefinitions/rd1", "2022-04-01", "RoleDefinitions_Get"),
+    ("GET", f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/rd1", "2022-04-01",
+     "RoleDefinitions_Get"),
+    # RoleDefinitions_GetById is `/{roleId}`, one whole id like RoleAssignments_GetById: no path tells them apart
+    ("GET", f"{RG}/providers/Microsoft.Authorization/permissions", "2022-04-01", "Permissions_ListForResourceGroup"),
+    # {parentResourcePath} and {resourceType} are x-ms-skip-url-encoding: each spans one or more segments
+    ("GET", f"{WEB}/slots/s1/providers/Microsoft.Authorization/permissions", "2022-04-01",
+     "Permissions_ListForResource"),
+    ("GET", f"/subscriptions/{SUB}", "2022-12-01", "Subscriptions_Get"),
+    ("GET", "/subscriptions", "2022-12-01", "Subscriptions_List"),
+    ("GET", "/tenants", "2022-12-01", "Tenants_List"),
+    ("GET", REDIS, "2024-11-01", "Redis_Get"),
+    ("POST", f"{REDIS}/listKeys", "2024-11-01", "Redis_ListKeys"),
+    ("GET", f"{REDIS}/firewallRules", "2024-11-01", "FirewallRules_List"),
+    ("GET", f"{REDIS}/firewallRules/fw1", "2024-11-01", "FirewallRules_Get"),
+    ("PUT", f"{REDIS}/firewallRules/fw1", "2024-11-01", "FirewallRules_CreateOrUpdate"),
+    ("DELETE", f"{REDIS}/firewallRules/fw1", "2024-11-01", "FirewallRules_Delete"),
     ("GET", f"{WEB}/providers/Microsoft.ServiceLinker/linkers/l1", "2024-04-01", "Linker_Get"),
     ("PUT", f"{WEB}/providers/Microsoft.ServiceLinker/linkers/l1", "2024-04-01", "Linker_CreateOrUpdate"),
     ("GET", f"{WEB}/providers/Microsoft.ServiceLinker/linkers", "2024-04-01", "Linker_List"),
@@ -112,8 +133,8 @@ def test_microsoft_examples_of_the_listed_operations_validate(specs: SpecSet) ->
                     checked[operation_id] = checked.get(operation_id, 0) + 1
     assert not problems, "\n".join(problems)
     # 7 ManagedIdentity operations with 10 responses, 4 role assignment ones with 6 (200/201, 200/204),
-    # ServiceLinker 2022-05-01 validateLinker with 2 (200, 202)
-    assert sum(checked.values()) == 18, checked
+    # ServiceLinker 2022-05-01 validateLinker with 2 (200, 202), and each other listed operation with one (200)
+    assert sum(checked.values()) == 26, checked
     assert set(checked) == set().union(*LISTED.values())
 
 
