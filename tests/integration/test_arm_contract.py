@@ -27,6 +27,8 @@ from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 from azure.mgmt.msi import ManagedServiceIdentityClient
 from azure.mgmt.msi.models import FederatedIdentityCredential, Identity
+from azure.mgmt.redis import RedisManagementClient
+from azure.mgmt.resource.subscriptions import SubscriptionClient
 
 from localcloud.arm.app import ROUTES
 from localcloud.devstack.config import StackConfig
@@ -81,7 +83,37 @@ def _drive(credential: ClientSecretCredential, profile: dict[str, Any]) -> None:
     auth.role_assignments.get(scope, ra_name)
     list(auth.role_assignments.list_for_scope(scope, filter=f"assignedTo('{made.principal_id}')"))
     auth.role_assignments.delete(scope, ra_name)
+    auth.role_definitions.get(scope, READER)
+    list(auth.permissions.list_for_resource_group(RG))
     msi.user_assigned_identities.delete(RG, name)
+    subscriptions = SubscriptionClient(credential, base_url=profile["armEndpoint"],
+                                       credential_scopes=[profile["armAudience"] + ".default"],
+                                       connection_verify=profile["caBundle"])  # fmt: skip
+    list(subscriptions.subscriptions.list())
+    list(subscriptions.tenants.list())
+    redis = _sdk(RedisManagementClient, credential, profile)
+    redis.redis.get(RG, "sl-redis")
+    redis.redis.list_keys(RG, "sl-redis")
+    list(redis.firewall_rules.list(RG, "sl-redis"))
+
+
+#: Where Microsoft's specification and Azure's wire disagree, Azure's wire wins; each such case, and why.
+KNOWN_SPEC_DEVIATIONS = {
+    ("Subscriptions_List", "<root>: 'nextLink' is a required property"):
+        "the spec requires nextLink; Azure omits it on the last page, and so does the endpoint",
+    ("Tenants_List", "<root>: 'nextLink' is a required property"):
+        "the spec requires nextLink; Azure omits it on the last page, and so does the endpoint",
+}  # fmt: skip
+#: Whole-id templates (`/{roleAssignmentId}`) match any path; they describe only paths naming their type.
+BY_ID = {"RoleAssignments_GetById": "/roleassignments/", "RoleAssignments_DeleteById": "/roleassignments/",
+         "RoleAssignments_CreateById": "/roleassignments/", "RoleDefinitions_GetById": "/roledefinitions/"}
+
+
+def _operation(specs: SpecSet, method: str, path: str, api_version: str) -> Any:
+    op = specs.find(method, re.sub(r"/{2,}", "/", path), api_version)
+    if op is not None and op.operation_id in BY_ID and BY_ID[op.operation_id] not in path.lower():
+        return None
+    return op
 
 
 def _served_template(method: str, path: str) -> str:
@@ -102,13 +134,14 @@ def test_every_recorded_response_matches_the_specification(
     without_spec: Counter[str] = Counter()
     problems = []
     for r in records:
-        op = specs.find(r["method"], r["path"], r["apiVersion"])
+        op = _operation(specs, r["method"], r["path"], r["apiVersion"])
         if op is None:
             without_spec[_served_template(r["method"], r["path"])] += 1
             continue
         checked[op.operation_id] += 1
         for error in op.errors(r["status"], r["body"]):
-            problems.append(f"{r['method']} {r['path']} -> {r['status']} ({op.operation_id}): {error}")
+            if not any(op.operation_id == known and error.endswith(text) for known, text in KNOWN_SPEC_DEVIATIONS):
+                problems.append(f"{r['method']} {r['path']} -> {r['status']} ({op.operation_id}): {error}")
     print(f"\nARM contract: {len(records)} responses recorded, {sum(checked.values())} validated against "
           f"{len(checked)} specified operations, 0 expected errors; {len(without_spec)} served operations have no "
           f"vendored spec yet: {sorted(without_spec)}")  # fmt: skip
@@ -117,7 +150,9 @@ def test_every_recorded_response_matches_the_specification(
               "UserAssignedIdentities_ListBySubscription", "FederatedIdentityCredentials_CreateOrUpdate",
               "FederatedIdentityCredentials_Get", "FederatedIdentityCredentials_List",
               "FederatedIdentityCredentials_Delete", "RoleAssignments_Create", "RoleAssignments_Get",
-              "RoleAssignments_ListForScope", "RoleAssignments_Delete"}  # fmt: skip
+              "RoleAssignments_ListForScope", "RoleAssignments_Delete", "RoleDefinitions_Get",
+              "Permissions_ListForResourceGroup", "Subscriptions_List", "Tenants_List", "Redis_Get", "Redis_ListKeys",
+              "FirewallRules_List"}  # fmt: skip
     assert wanted <= set(checked), sorted(wanted - set(checked))
 
 
@@ -160,7 +195,8 @@ def test_specification_examples_replay(
     token = credential.get_token(profile["armAudience"] + ".default").token
     names = {"resourceName": f"replay-{uuid.uuid4().hex[:6]}", "federatedIdentityCredentialResourceName": "replayfic",
              "roleAssignmentName": str(uuid.uuid4())}  # fmt: skip
-    served = [op for op in specs.operations if op.api_version in ("2024-11-30", "2022-04-01")]
+    served = [op for op in specs.operations if op.api_version in ("2024-11-30", "2022-04-01", "2022-12-01")
+              and "roleDefinitions" not in op.template]  # role definitions are Azure's built-ins: not replayed
     replayed, problems = 0, []
     with httpx.Client(base_url=profile["armEndpoint"], verify=profile["caBundle"], timeout=30,
                       headers={"Authorization": f"Bearer {token}"}) as client:  # fmt: skip

@@ -329,7 +329,7 @@ def test_discovery_naming_another_issuer_is_refused(issuer: StubIssuer) -> None:
         ({"scope": None}, 400, "invalid_request", 900144),
         ({"scope": STORAGE}, 400, "invalid_scope", 1002012),
         ({"scope": f"{STORAGE}/.default {VAULT}/.default"}, 400, "invalid_scope", 70011),
-        ({"scope": "https://graph.microsoft.com/.default"}, 400, "invalid_resource", 500011),
+        ({"scope": "https://api.loganalytics.io/.default"}, 400, "invalid_resource", 500011),
         (
             {"client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:saml2-bearer"},
             400,

@@ -106,6 +106,10 @@ class TokenRequest:
     assertion: str | None
 
 
+#: Names that address this (the only) tenant besides its id: Entra's multi-tenant aliases and its domain.
+TENANT_ALIASES = frozenset({"common", "organizations", "localcloud.localhost"})
+
+
 class TokenService:
     """The exchange itself, free of HTTP so it can be unit-tested and benchmarked directly."""
 
@@ -120,7 +124,9 @@ class TokenService:
         return f"https://sts.windows.net/{self.settings.tenant}/"
 
     def check_tenant(self, tenant: str, error: str = "invalid_request") -> None:
-        if tenant.lower() != self.settings.tenant.lower():
+        """The tenant by id, by its domain, or by the aliases Entra accepts for any tenant (`common`,
+        `organizations`: az signs out through `organizations`)."""
+        if tenant.lower() not in {self.settings.tenant.lower(), *TENANT_ALIASES}:
             raise tenant_not_found(tenant, error)
 
     def parse(self, form: Mapping[str, str]) -> TokenRequest:

@@ -61,7 +61,9 @@ class Engines:
     def for_caller(self, caller: Caller | None = None) -> ConnectionEngine:
         """An engine acting for `caller` (None: the identity the cloud adapter is configured with)."""
         cloud = self.cloud_factory(caller.object_id if caller else None)
-        who = caller or Caller(object_id=cloud.principal, display_name=cloud.principal)
+        # an application (service principal) signing in is `Application` in systemData, as Azure writes it
+        kind = "Application" if getattr(cloud, "principal_is_application", False) else "User"
+        who = caller or Caller(object_id=cloud.principal, display_name=cloud.principal, kind=kind)
         ctx = EngineContext(cloud=cloud, store=self.store, clusters=self.cluster, settings=self._engine_settings,
                             caller=who)  # fmt: skip
         return ConnectionEngine(ctx)

@@ -464,8 +464,16 @@ class LinkerResource(_Model):
     properties: LinkerProperties = Field(default_factory=LinkerProperties)
 
     def to_response(self) -> dict[str, Any]:
-        """The body of a GET/PUT response: secrets dropped, nulls omitted."""
-        return self.response_dump()
+        """The body of a GET/PUT response as Azure gives it: secrets dropped, nulls omitted except `vNetSolution`
+        (Azure returns it as null), and a secret connection whose value was not given (keys read from the
+        target) still says `secretInfo: {secretType: rawValue}`, which az's update reads."""
+        body = self.response_dump()
+        props = body.setdefault("properties", {})
+        props.setdefault("vNetSolution", None)
+        auth = props.get("authInfo")
+        if isinstance(auth, dict) and auth.get("authType") == "secret" and "secretInfo" not in auth:
+            auth["secretInfo"] = {"secretType": "rawValue"}
+        return body
 
 
 class LinkerPatch(_Model):

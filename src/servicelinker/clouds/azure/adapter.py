@@ -67,6 +67,11 @@ class AzureCloud:
         return self._caller or str(self._own_claims.get("oid") or self._own_claims.get("sub") or "unknown")
 
     @property
+    def principal_is_application(self) -> bool:
+        """Whether the adapter signs in as an application (service principal or managed identity), not a user."""
+        return self._caller is None and self._own_claims.get("idtyp") == "app"
+
+    @property
     def tenant_id(self) -> str:
         return self.profile.tenant_id or str(self._own_claims.get("tid") or "")
 
