@@ -309,19 +309,23 @@ def test_unregistered_kubernetes_configuration_provider(cli: Cli, namespace: str
 
 
 def test_missing_permission(cli: Cli, namespace: str) -> None:
-    """A Reader reads the cluster but may not write a linker: the pre-check says so before anything is done. With no
-    role at all, ARM's own 403 on the first read is the answer."""
+    """A Reader who may fetch the cluster's credential reads everything but may not write a linker: the pre-check
+    says so before anything is done. With no role at all, ARM's own 403 on the first read is the answer."""
     scope = f"/subscriptions/{SUB}"
+    cluster_user = "Azure Kubernetes Service Cluster User Role"
     cli.ok("local", "role", "remove", "--scope", scope, "--role", "Owner")
     try:
         cli.ok("local", "role", "assign", "--scope", scope, "--role", "Reader")
+        cli.ok("local", "role", "assign", "--scope", scope, "--role", cluster_user)
         r = cli("aks", "connection", "create", "storage-blob", *BASE, "--tg", RG, "--account", "devstoreaccount1",
                 "--secret", "--kube-namespace", namespace, "--connection", "no_rights")  # fmt: skip
         cli.ok("local", "role", "remove", "--scope", scope, "--role", "Reader")
+        cli.ok("local", "role", "remove", "--scope", scope, "--role", cluster_user)
         none = cli("aks", "connection", "create", "storage-blob", *BASE, "--tg", RG, "--account", "devstoreaccount1",
                    "--secret", "--kube-namespace", namespace, "--connection", "no_rights")  # fmt: skip
     finally:
         cli("local", "role", "remove", "--scope", scope, "--role", "Reader")
+        cli("local", "role", "remove", "--scope", scope, "--role", cluster_user)
         cli.ok("local", "role", "assign", "--scope", scope, "--role", "Owner")
     assert r.code == 1
     assert "(AuthorizationFailed)" in r.err

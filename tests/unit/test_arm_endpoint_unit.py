@@ -85,3 +85,20 @@ def test_a_data_role_grants_no_control_plane_action() -> None:
 def test_call_resource_path_keeps_the_id() -> None:
     call = Call("GET", RG + "/x/", {}, {}, None, {}, "", None)  # type: ignore[arg-type]
     assert call.resource_path == RG + "/x"
+
+
+@pytest.mark.parametrize(("path", "forwarded"), [
+    (RG + "/providers/Microsoft.ContainerService/managedClusters/c/providers/Microsoft.ServiceLinker/linkers/l", True),
+    (SUB + "/resourcegroups/sl-dev/providers/Microsoft.ServiceLinker/locations/local/dryruns/d", True),
+    (SUB + "/providers/Microsoft.ServiceLinker/locations/local/operationStatuses/x", True),
+    (SUB + "/resourcegroups/sl-dev/providers/Microsoft.ServiceLinker/locations/local/providers/"
+     "Microsoft.Authorization/roleAssignments", False),  # the innermost provider is ARM's own
+    (SUB + "/providers/Microsoft.ServiceLinker", False),  # registration state
+    (SUB + "/providers/Microsoft.ServiceLinker/register", False),
+    (RG + "/providers/Microsoft.Cache/redis/r", False),
+])  # fmt: skip
+def test_arm_routes_the_service_linker_namespace_to_its_provider(path: str, forwarded: bool) -> None:
+    from localcloud.arm.app import Endpoint
+
+    endpoint = Endpoint(None, None, None, {"Microsoft.ServiceLinker": "http://127.0.0.1:1"})  # type: ignore[arg-type]
+    assert (endpoint._provider(path) is not None) is forwarded

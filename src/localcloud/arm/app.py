@@ -93,14 +93,16 @@ class Endpoint:
         self.providers = {k.lower(): v.rstrip("/") for k, v in (providers or {}).items()}
 
     def _provider(self, path: str) -> str | None:
-        """The provider serving `path`: one of its resource types follows `providers/<namespace>` (its own
-        registration, `/subscriptions/{id}/providers/<namespace>[/register]`, is ARM's)."""
+        """The provider serving `path`: the innermost `providers/<namespace>` is one of ours and a resource type
+        follows it (as ARM routes an extension resource to its own provider; the namespace's registration,
+        `/subscriptions/{id}/providers/<namespace>[/register]`, is ARM's)."""
         segments = path.strip("/").lower().split("/")
-        for i in range(1, len(segments) - 1):
-            if segments[i - 1] == "providers" and segments[i] in self.providers:
-                own_registration = i == 3 and segments[i + 1] in ("register", "unregister")
-                return None if own_registration else self.providers[segments[i]]
-        return None
+        inner = max((i for i in range(1, len(segments)) if segments[i - 1] == "providers"), default=None)
+        if inner is None or segments[inner] not in self.providers or inner == len(segments) - 1:
+            return None
+        if inner == 3 and segments[inner + 1] in ("register", "unregister"):
+            return None
+        return self.providers[segments[inner]]
 
     def forward(self, upstream: str, method: str, path: str, query: dict[str, str], headers: dict[str, str],
                 raw: bytes) -> Response:  # fmt: skip

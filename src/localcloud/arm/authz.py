@@ -72,6 +72,10 @@ CONTROL_ROLES: tuple[RoleDefinition, ...] = (
                    ("Microsoft.Authorization/roleAssignments/write", "Microsoft.Authorization/roleAssignments/delete",
                     "*/read", "Microsoft.Support/*"),
                    description="Manage access to Azure resources by assigning roles using Azure RBAC."),
+    RoleDefinition("4abbcc35-e782-43d8-92c5-2d3f1bd2253f", "Azure Kubernetes Service Cluster User Role",
+                   ("Microsoft.ContainerService/managedClusters/listClusterUserCredential/action",
+                    "Microsoft.ContainerService/managedClusters/read"),
+                   description="List cluster user credential action."),
 )  # fmt: skip
 #: Data-plane roles (storage, Key Vault, ...): no control-plane action beyond what Azure lists for reading.
 DATA_ROLES: tuple[RoleDefinition, ...] = tuple(

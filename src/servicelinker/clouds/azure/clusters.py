@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +80,15 @@ def kubeconfig_path(state_dir: Path, cluster_id: str) -> Path:
 
 
 def _write_private(path: Path, data: bytes) -> None:
+    """Atomically, 0600; several threads and processes (REST replicas) write the same file, so each writes its own
+    temporary file, and an unchanged credential is not rewritten."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
+    try:
+        if path.read_bytes() == data:
+            return
+    except OSError:
+        pass
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
