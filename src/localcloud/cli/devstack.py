@@ -61,6 +61,30 @@ def env() -> None:
         sys.stdout.write(f'export PATH={shlex.quote(path)}:"$PATH"\n')
 
 
+@app.command("az")
+def az_profile() -> None:
+    """Configure Microsoft's az CLI for the stack in its own AZURE_CONFIG_DIR (your ~/.azure is not touched) and
+    print its exports: `eval "$(servicelinker devstack az)"`, then `az aks connection list -g sl-dev -n sl-aks`."""
+    from localcloud.devstack import azcli
+    from localcloud.devstack.config import StackConfig
+
+    cfg = StackConfig()
+    az = azcli.az_binary(cfg)
+    if az is None:
+        typer.echo("ERROR: az not found: run scripts/install-az.sh (setup does) or install azure-cli.", err=True)
+        raise typer.Exit(1)
+    try:
+        exports = azcli.configure(cfg, az)
+    except RuntimeError as exc:
+        typer.echo(f"ERROR: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    path = exports.pop("PATH_PREPEND", None)
+    for key, value in exports.items():
+        sys.stdout.write(f"export {key}={shlex.quote(value)}\n")
+    if path:
+        sys.stdout.write(f'export PATH={shlex.quote(path)}:"$PATH"\n')
+
+
 def _public(description: dict[str, object]) -> dict[str, object]:
     """What `up` prints: endpoints and file paths, not passwords (those stay in stack.json, mode 0600)."""
     return {k: v for k, v in description.items() if k not in {"password", "accountKey", "env", "adminToken"}}
