@@ -123,6 +123,8 @@ def _errors(op: Any, status: int, body: Any) -> list[str]:
 
 
 def _served_template(method: str, path: str) -> str:
+    if "/providers/microsoft.servicelinker/" in path.lower():
+        return f"{method} (forwarded to the Microsoft.ServiceLinker provider)"
     for route in ROUTES:
         if route.match(method, path) is not None:
             return f"{method} {route.template}"

@@ -334,6 +334,9 @@ def test_validate_202_then_location_200(world: World, client: tuple[TestClient, 
     location = r.headers["Location"]
     running = c.get(location)
     assert running.status_code == 202 and running.headers["Location"] == location
+    polled = c.get(r.headers["Azure-AsyncOperation"])  # a running validation's status: 202 and both headers again
+    assert polled.status_code == 202 and polled.headers["Location"] == location
+    assert polled.headers["Azure-AsyncOperation"] == r.headers["Azure-AsyncOperation"]
     result = {
         "resourceId": "x",
         "status": "Succeeded",
@@ -341,7 +344,11 @@ def test_validate_202_then_location_200(world: World, client: tuple[TestClient, 
     }
     world.finish(runner.submitted[-1], result=result)
     final = c.get(location)
-    assert final.status_code == 200 and final.json() == result
+    assert final.status_code == 200
+    body = final.json()
+    assert {k: body[k] for k in result} == result
+    assert body["name"] == runner.submitted[-1] and body["startTime"] and body["endTime"]  # as Azure gives it
+    assert body["id"].endswith(f"/operationStatuses/{runner.submitted[-1]}")
     status = c.get(r.headers["Azure-AsyncOperation"]).json()
     assert status["properties"]["isConnectionAvailable"] is True  # flattened, as Azure records it
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from localcloud.entra.roles import ROLE_IDS
+from localcloud.entra.roles import RESOURCE_SERVICES
 from localcloud.inventory import InventoryData, RoleAssignment
 
 ROLE_DEFINITIONS_PATH = "/providers/Microsoft.Authorization/roleDefinitions/"
@@ -80,7 +80,7 @@ CONTROL_ROLES: tuple[RoleDefinition, ...] = (
 #: Data-plane roles (storage, Key Vault, ...): no control-plane action beyond what Azure lists for reading.
 DATA_ROLES: tuple[RoleDefinition, ...] = tuple(
     RoleDefinition(guid, name, data_actions=("*",))
-    for name, guid in sorted(ROLE_IDS.items())
+    for guid, name in sorted({g: n for svc in RESOURCE_SERVICES for g, n in svc.roles.items()}.items())
     if guid not in {r.guid for r in CONTROL_ROLES}
 )
 BY_GUID: dict[str, RoleDefinition] = {r.guid: r for r in (*CONTROL_ROLES, *DATA_ROLES)}

@@ -76,6 +76,8 @@ def status_body(request: Request, be: Backend, op: Operation) -> dict[str, Any]:
             body["properties"] = result["properties"]
         elif op.kind in ("create", "update"):
             body["properties"] = result or {"Message": None}
+        elif op.kind == "delete":
+            body["properties"] = None  # as Azure's delete status carries it
     body["steps"] = [s.model_dump(mode="json", exclude_none=True) for s in op.steps]
     return body
 

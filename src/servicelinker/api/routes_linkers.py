@@ -350,7 +350,13 @@ def operation_status(
     be: BackendDep,
 ) -> JSONResponse:  # fmt: skip
     _, op = _operation(be, who, subscription_id, operation_id)
-    headers = {} if op.status in lro.TERMINAL else {"Retry-After": str(be.retry_after)}
+    if op.status in lro.TERMINAL:
+        return JSONResponse(lro.status_body(request, be, op))
+    headers = {"Retry-After": str(be.retry_after)}
+    if op.kind in ("delete", "validate"):
+        # Azure answers a running delete's or validation's status poll with 202 and re-sends both headers
+        headers.update(lro.accepted_headers(request, be, op, _v))
+        return JSONResponse(lro.status_body(request, be, op), status_code=202, headers=headers)
     return JSONResponse(lro.status_body(request, be, op), headers=headers)
 
 
@@ -376,7 +382,10 @@ def operation_result(
     if op.status != "Succeeded":
         raise lro.operation_error(op)
     if op.kind == "validate":
-        return JSONResponse(op.result or {})
+        # the result behind Location, as Azure gives it: the operation's id, name and times around the result
+        status = lro.status_body(request, be, op)
+        result = {key: status[key] for key in ("id", "name", "startTime", "endTime") if status.get(key)}
+        return JSONResponse({**result, **(op.result or {})})
     if op.kind == "delete":
         return Response(status_code=204)
     return JSONResponse(engine.get(op.resource_id).body)
