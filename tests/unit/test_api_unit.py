@@ -429,10 +429,12 @@ def test_list_get_list_configurations(world: World, client: tuple[TestClient, Fa
     assert r.status_code == 200
     assert r.json() == {
         "configurations": [
-            {"name": "AZURE_REDIS_HOST", "value": "127.0.0.1", "configType": "Default", "description": ""},
-            {"name": "AZURE_REDIS_PASSWORD", "value": "", "configType": "Default", "description": ""},
+            {"name": "AZURE_REDIS_HOST", "value": "127.0.0.1", "configType": "Default", "description": "",
+             "keyVaultReferenceIdentity": None},
+            {"name": "AZURE_REDIS_PASSWORD", "value": "", "configType": "Default", "description": "",
+             "keyVaultReferenceIdentity": None},
         ]
-    }
+    }  # fmt: skip
 
 
 def test_patch_merges_into_the_existing_linker(world: World, client: tuple[TestClient, FakeRunner]) -> None:

@@ -24,6 +24,7 @@ the firewall rule (Azure keeps them; the default keeps them too).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
@@ -38,6 +39,7 @@ from servicelinker.engine import Engine
 from servicelinker.model.errors import ArmError, ErrorCode, ErrorResponse
 from servicelinker.model.ids import ResourceId, check_subscription, format_connection_id
 from servicelinker.model.linker import ConfigurationInfo, LinkerPatch, LinkerResource, ResourceList
+from servicelinker.model.records import Configuration
 from servicelinker.model.results import ConfigurationResult, DaprConfigurationList, ValidateOperationResult
 
 PREFIX = "/{resource_uri:path}/providers/Microsoft.ServiceLinker"
@@ -280,7 +282,15 @@ def list_configurations(
 ) -> JSONResponse:
     source, lid = _linker_id(resource_uri, linker_name)
     engine = _engine(be, who, source, READ)
-    return JSONResponse(to_configuration_result(engine.list_configurations(lid)).response_dump())
+    return JSONResponse(_configurations(engine.list_configurations(lid)))
+
+
+def _configurations(configs: Sequence[Configuration]) -> dict[str, Any]:
+    """A ConfigurationResult as Azure writes it: `keyVaultReferenceIdentity` is there, null unless set."""
+    body: dict[str, Any] = to_configuration_result(configs).response_dump()
+    for item in body.get("configurations") or []:
+        item.setdefault("keyVaultReferenceIdentity", None)
+    return body
 
 
 @router.post(
@@ -302,7 +312,7 @@ def generate_configurations(
     source, lid = _linker_id(resource_uri, linker_name)
     engine = _engine(be, who, source, GENERATE)
     configs = engine.generate_configurations(lid, parameters)
-    return JSONResponse(to_configuration_result(configs).response_dump())
+    return JSONResponse(_configurations(configs))
 
 
 @router.get(

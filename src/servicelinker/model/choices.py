@@ -94,6 +94,14 @@ def check_choices(props: LinkerProperties) -> None:
         raise ArmError(ErrorCode.INVALID_RESOURCE_ID, f"Resource id is invalid: {shown(store.key_vault_id)}",
                        target="properties.secretStore.keyVaultId",
                        remedy="Give the Key Vault's resource id (/subscriptions/.../vaults/<name>).")  # fmt: skip
+    if store is not None and (store.key_vault_id or store.key_vault_secret_name):
+        # accepted and then ignored, the value would still land in a plain Secret: refused instead
+        raise ArmError(ErrorCode.UNSUPPORTED_COMBINATION,
+                       "Keeping an AKS connection's secret in a Key Vault (properties.secretStore) is not supported: "
+                       "servicelinker delivers the values as a Kubernetes Secret in the connection's namespace.",
+                       target="properties.secretStore.keyVaultId",
+                       remedy="Drop properties.secretStore (az: --vault-id), or connect the workload to the vault "
+                       "itself (`aks connection create keyvault --enable-csi`).")  # fmt: skip
     info = props.configuration_info
     if info is not None:
         _one_of(info.action, ACTIONS, "properties.configurationInfo.action")
