@@ -1039,3 +1039,27 @@ def test_configuration_repr_hides_credentials() -> None:
 )
 def test_looks_like_credential(name: str, credential: bool) -> None:
     assert looks_like_credential(name) is credential
+
+
+def test_appconfig_read_by_the_kubernetes_extension_gets_the_extensions_key() -> None:
+    """Azure delivers `azure_app_configuration_connection_string` when the cluster's App Configuration extension
+    reads the store (2024-07-01-preview `connectWithKubernetesExtension`), not the SDKs' upper-case name."""
+    from pydantic import SecretStr
+
+    from servicelinker.catalog.configuration import build_configurations
+    from servicelinker.catalog.targets import check_supported
+    from servicelinker.model.linker import LinkerResource
+    from servicelinker.model.records import TargetFacts
+
+    store = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+             "Microsoft.AppConfiguration/configurationStores/cfg")  # fmt: skip
+    facts = TargetFacts(endpoint="https://cfg.azconfig.io",
+                        connection_string=SecretStr("Endpoint=https://cfg.azconfig.io;Id=i;Secret=s"))  # fmt: skip
+    for extension, expected in ((True, "azure_app_configuration_connection_string"),
+                                (False, "AZURE_APPCONFIGURATION_CONNECTIONSTRING")):  # fmt: skip
+        body = LinkerResource.model_validate({"properties": {
+            "targetService": {"type": "AzureResource", "id": store,
+                              "resourceProperties": {"type": "AppConfig", "connectWithKubernetesExtension": extension}},
+            "authInfo": {"authType": "secret"}, "clientType": "python"}})  # fmt: skip
+        configs = build_configurations(body, facts, target=check_supported(body.properties))
+        assert [c.name for c in configs] == [expected]

@@ -30,6 +30,9 @@ CSI = "csi"
 
 #: Configuration-table key of the CSI path (REST authType userAssignedIdentity + connectAsKubernetesCsiDriver).
 CSI_CONFIG_KEY = "csi"
+#: Configuration-table key of a secret App Configuration connection read by the cluster's App Configuration
+#: extension (`connectWithKubernetesExtension`): Azure names its key for the extension, not for the SDKs.
+APPCONFIG_EXTENSION_SECRET_KEY = "secret+appconfig-extension"
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ CONFIG_KEY_REST_AUTH: dict[str, str] = {
     AuthType.USER_ASSIGNED_IDENTITY: AuthType.USER_ASSIGNED_IDENTITY,
     AuthType.SERVICE_PRINCIPAL_SECRET: AuthType.SERVICE_PRINCIPAL_SECRET,
     CSI_CONFIG_KEY: AuthType.USER_ASSIGNED_IDENTITY,
+    APPCONFIG_EXTENSION_SECRET_KEY: AuthType.SECRET,
 }
 
 #: Configuration key -> the CLI name shown to users (secret(auto) and secret share `secret`).
@@ -79,6 +83,7 @@ CONFIG_KEY_CLI_NAME: dict[str, str] = {
     AuthType.USER_ASSIGNED_IDENTITY: WORKLOAD_IDENTITY,
     AuthType.SERVICE_PRINCIPAL_SECRET: SERVICE_PRINCIPAL,
     CSI_CONFIG_KEY: CSI,
+    APPCONFIG_EXTENSION_SECRET_KEY: SECRET,
 }
 
 
@@ -101,6 +106,8 @@ def config_key_for(properties: LinkerProperties) -> str | None:
         return None
     if properties.connects_as_csi_driver:
         return CSI_CONFIG_KEY
+    if properties.connects_with_appconfig_extension and properties.auth_info.auth_type == AuthType.SECRET:
+        return APPCONFIG_EXTENSION_SECRET_KEY
     return properties.auth_info.auth_type
 
 

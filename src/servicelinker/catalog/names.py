@@ -82,7 +82,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from servicelinker.catalog.auth import CSI_CONFIG_KEY
+from servicelinker.catalog.auth import APPCONFIG_EXTENSION_SECRET_KEY, CSI_CONFIG_KEY
 from servicelinker.model.linker import AuthType
 
 SECRET = AuthType.SECRET
@@ -485,6 +485,8 @@ APPCONFIG_NAMES.add(UAI, ("none",), n(f"{_A}_ENDPOINT", "{endpoint}", "App confi
      n(f"{_A}_CLIENTID", "{client_id}"), n(f"{_A}_SCOPE", "{token_scope}", "The scopes required for getting token."))
 APPCONFIG_NAMES.add(SECRET, (*_AC_CLIENTS, "none"),
      n(f"{_A}_CONNECTIONSTRING", "{connection_string}", cred=True, connstr=SEMICOLON))
+APPCONFIG_NAMES.add(APPCONFIG_EXTENSION_SECRET_KEY, (*_AC_CLIENTS, "none"),  # what the extension reads
+     n("azure_app_configuration_connection_string", "{connection_string}", cred=True, connstr=SEMICOLON))
 APPCONFIG_NAMES.add(SP, (*_AC_CLIENTS, "none"),
      n(f"{_A}_ENDPOINT", "{endpoint}", "App configuration endpoint"), n(f"{_A}_CLIENTID", "{client_id}"),
      n(f"{_A}_CLIENTSECRET", "{client_secret}", cred=True), n(f"{_A}_TENANTID", "{tenant_id}"))

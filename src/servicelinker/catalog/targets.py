@@ -37,7 +37,7 @@ from servicelinker.catalog.auth import CSI, SECRET, SECRET_AUTO, SERVICE_PRINCIP
 from servicelinker.catalog.services import Service
 from servicelinker.model.errors import ArmError, ErrorCode, shown
 from servicelinker.model.ids import IdPattern, validate_target_id
-from servicelinker.model.linker import AzureResource, LinkerProperties, TargetServiceType
+from servicelinker.model.linker import AuthType, AzureResource, LinkerProperties, TargetServiceType
 
 SOURCE_AKS = "aks"
 NEON_CLI_PLACEHOLDER_ID = (
@@ -427,6 +427,8 @@ def check_combination(target: Target, properties: LinkerProperties) -> None:
     key = auth.config_key_for(properties)
     if key is None or key in target.config_keys:
         return
+    if key == auth.APPCONFIG_EXTENSION_SECRET_KEY and AuthType.SECRET in target.config_keys:
+        return  # a secret connection, its key named for the App Configuration extension
     allowed = ", ".join(auth.CONFIG_KEY_REST_AUTH[k] for k in target.config_keys)
     raise ArmError(
         ErrorCode.UNSUPPORTED_COMBINATION,

@@ -435,6 +435,17 @@ class LinkerProperties(_Model):
         return self.target_service.id if isinstance(self.target_service, AzureResource) else None
 
     @property
+    def connects_with_appconfig_extension(self) -> bool:
+        """True for an App Configuration linker read by the cluster's App Configuration extension (2024-07-01-preview
+        `resourceProperties: {type: AppConfig, connectWithKubernetesExtension: true}`)."""
+        target = self.target_service
+        return (
+            isinstance(target, AzureResource)
+            and isinstance(target.resource_properties, AzureAppConfigProperties)
+            and bool(target.resource_properties.connect_with_kubernetes_extension)
+        )
+
+    @property
     def connects_as_csi_driver(self) -> bool:
         """True for a Key Vault linker delivered through the secrets-store CSI driver (AKS)."""
         target = self.target_service
