@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from localcloud.devstack import process, stack
-from localcloud.devstack.base import Health
+from localcloud.devstack.base import Health, process_health
 from localcloud.devstack.config import HOST, StackConfig
 from localcloud.devstack.pki import CertificateAuthority
 from localcloud.inventory import LOCAL_TENANT
@@ -68,24 +68,18 @@ class ArmService:
     name = NAME
 
     def start(self, cfg: StackConfig) -> dict[str, Any]:
-        old = process.record(cfg.state_dir, NAME)
-        if old is not None:
-            process.stop(cfg.state_dir, old)
         tokens = _token_service(cfg)
         ca = CertificateAuthority(cfg.service_dir(NAME) / "tls", common_name="servicelinker-devstack-arm-ca")
         cert, key = ca.issue("server", HOST, dns_names=["localhost"], ip_addresses=[HOST], server=True)
-        rec = process.spawn(cfg.state_dir, NAME, argv(cfg, cert, key, tokens))
+        rec = process.respawn(cfg.state_dir, NAME, argv(cfg, cert, key, tokens))
         url = endpoint(cfg)
         process.wait_until(lambda: _healthy(str(ca.cert_path), url) is None, START_TIMEOUT, "ARM endpoint", rec)
         return {"endpoint": url, "port": cfg.ports.arm, "caCert": str(ca.cert_path),
                 "env": {"SL_ARM_ENDPOINT": url}}  # fmt: skip
 
     def health(self, cfg: StackConfig, description: dict[str, Any]) -> Health:
-        rec = process.record(cfg.state_dir, NAME)
-        if rec is None or not process.is_alive(rec):
-            return Health(name=NAME, healthy=False, detail="process not running")
-        problem = _healthy(description["caCert"], description["endpoint"])
-        return Health(name=NAME, healthy=problem is None, detail=problem or description["endpoint"])
+        return process_health(cfg, NAME, lambda: _healthy(description["caCert"], description["endpoint"]),
+                              description["endpoint"])
 
 
 SERVICE = ArmService()

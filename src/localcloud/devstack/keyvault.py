@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from localcloud.devstack import process
-from localcloud.devstack.base import Health
+from localcloud.devstack.base import Health, process_health
 from localcloud.devstack.config import HOST, StackConfig
 from localcloud.keyvault.protocol import DEFAULT_AUTHORITY, LOCAL_TENANT
 
@@ -213,23 +213,15 @@ class KeyVaultService:
 
     def start(self, cfg: StackConfig) -> dict[str, Any]:
         """Stop a leftover server of ours, (re)use the TLS files, spawn the server and wait for both listeners."""
-        old = process.record(cfg.state_dir, NAME)
-        if old is not None:
-            process.stop(cfg.state_dir, old)
         tls = ensure_tls(cfg.service_dir(NAME) / "tls")
-        rec = process.spawn(cfg.state_dir, NAME, argv(cfg, tls))
+        rec = process.respawn(cfg.state_dir, NAME, argv(cfg, tls))
         urls = vault_urls(cfg)
         process.wait_until(lambda: _healthy(str(tls.ca_cert), urls) is None, START_TIMEOUT, "Key Vault server", rec)
         return describe(cfg, tls)
 
     def health(self, cfg: StackConfig, description: dict[str, Any]) -> Health:
-        rec = process.record(cfg.state_dir, NAME)
-        if rec is None or not process.is_alive(rec):
-            return Health(name=NAME, healthy=False, detail="process not running")
-        problem = _healthy(description["caCert"], description["vaults"])
-        if problem:
-            return Health(name=NAME, healthy=False, detail=problem)
-        return Health(name=NAME, healthy=True, detail=description["vaultUrl"])
+        return process_health(cfg, NAME, lambda: _healthy(description["caCert"], description["vaults"]),
+                              description["vaultUrl"])
 
 
 def describe(cfg: StackConfig, tls: TlsFiles) -> dict[str, Any]:

@@ -191,3 +191,11 @@ def write_json(path: Path, data: object) -> None:
     with os.fdopen(fd, "w") as f:
         f.write(json.dumps(data, indent=2))
     tmp.replace(path)
+
+
+def respawn(state_dir: Path, name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> ProcessRecord:
+    """Stop a leftover process of ours under `name` (a crashed or earlier `up`), then spawn `argv` anew."""
+    old = record(state_dir, name)
+    if old is not None:
+        stop(state_dir, old)
+    return spawn(state_dir, name, argv, env=env)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from localcloud.devstack import process, stack
-from localcloud.devstack.base import Health
+from localcloud.devstack.base import Health, process_health
 from localcloud.devstack.config import HOST, StackConfig
 from localcloud.inventory import LOCAL_TENANT
 
@@ -39,9 +39,6 @@ class ProviderService:
     name = NAME
 
     def start(self, cfg: StackConfig) -> dict[str, Any]:
-        old = process.record(cfg.state_dir, NAME)
-        if old is not None:
-            process.stop(cfg.state_dir, old)
         services = stack.load_description(cfg).get("services", {})
         tokens, arm = services["tokenservice"], services["arm"]
         store = cfg.service_dir(NAME)
@@ -50,17 +47,13 @@ class ProviderService:
                 "--issuer", f"{tokens['authorityHost']}/{LOCAL_TENANT}/v2.0", "--issuer-ca", tokens["caCert"],
                 "--public-url", arm["endpoint"], "--store-url", f"sqlite:///{store / 'store.db'}"]  # fmt: skip
         env = {"SL_STATE_DIR": str(cfg.state_dir), "PYTHONUNBUFFERED": "1"}
-        rec = process.spawn(cfg.state_dir, NAME, argv, env=env)
+        rec = process.respawn(cfg.state_dir, NAME, argv, env=env)
         base = url(cfg)
         process.wait_until(lambda: _healthy(base) is None, START_TIMEOUT, "resource provider", rec)
         return {"url": base, "port": cfg.ports.provider, "namespace": NAMESPACE, "behind": arm["endpoint"]}
 
     def health(self, cfg: StackConfig, description: dict[str, Any]) -> Health:
-        rec = process.record(cfg.state_dir, NAME)
-        if rec is None or not process.is_alive(rec):
-            return Health(name=NAME, healthy=False, detail="process not running")
-        problem = _healthy(description["url"])
-        return Health(name=NAME, healthy=problem is None, detail=problem or description["url"])
+        return process_health(cfg, NAME, lambda: _healthy(description["url"]), description["url"])
 
 
 SERVICE = ProviderService()

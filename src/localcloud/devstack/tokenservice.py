@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from localcloud.devstack import process, stack
-from localcloud.devstack.base import Health
+from localcloud.devstack.base import Health, process_health
 from localcloud.devstack.config import HOST, StackConfig
 from localcloud.devstack.pki import CertificateAuthority, ensure_rsa_keypair
 from localcloud.inventory import LOCAL_TENANT
@@ -80,28 +80,20 @@ class TokenServiceService:
 
     def start(self, cfg: StackConfig) -> dict[str, Any]:
         """Stop a leftover server of ours, (re)use TLS files and signing key, spawn, wait for discovery."""
-        old = process.record(cfg.state_dir, NAME)
-        if old is not None:
-            process.stop(cfg.state_dir, old)
         d = cfg.service_dir(NAME)
         ca = CertificateAuthority(d / "tls", common_name="servicelinker-devstack-tokenservice-ca")
         cert, key = ca.issue("server", HOST, dns_names=["localhost"], ip_addresses=[HOST], server=True)
         signing_key, signing_pub = d / "signing.key", d / "signing.pub"
         ensure_rsa_keypair(signing_key, signing_pub)
         issuer_cas = _issuer_cas(cfg)
-        rec = process.spawn(cfg.state_dir, NAME, argv(cfg, cert, key, signing_key, issuer_cas))
+        rec = process.respawn(cfg.state_dir, NAME, argv(cfg, cert, key, signing_key, issuer_cas))
         authority = authority_host(cfg)
         process.wait_until(lambda: _healthy(str(ca.cert_path), authority) is None, START_TIMEOUT, "token service", rec)
         return describe(cfg, ca.cert_path, issuer_cas)
 
     def health(self, cfg: StackConfig, description: dict[str, Any]) -> Health:
-        rec = process.record(cfg.state_dir, NAME)
-        if rec is None or not process.is_alive(rec):
-            return Health(name=NAME, healthy=False, detail="process not running")
-        problem = _healthy(description["caCert"], description["authorityHost"])
-        if problem:
-            return Health(name=NAME, healthy=False, detail=problem)
-        return Health(name=NAME, healthy=True, detail=description["authorityHost"])
+        return process_health(cfg, NAME, lambda: _healthy(description["caCert"], description["authorityHost"]),
+                              description["authorityHost"])
 
 
 def describe(cfg: StackConfig, ca_cert: Path, issuer_cas: list[str]) -> dict[str, Any]:
