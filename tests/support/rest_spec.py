@@ -55,44 +55,50 @@ def _is_swagger(doc: Any) -> bool:
 # ------------------------------------------------------------------------------------------ the adaptations
 
 
-def _open_enums(node: Any) -> Any:
-    """Drop `enum` where `x-ms-enum.modelAsString` is true: such enums are extensible strings."""
+def _bottom_up(node: Any, change: Any) -> Any:
+    """`change` applied to every object of a JSON document, children first (the documents stay untouched)."""
     if isinstance(node, dict):
-        out = {k: _open_enums(v) for k, v in node.items()}
-        xms = out.get("x-ms-enum")
-        if isinstance(xms, dict) and xms.get("modelAsString") and "enum" in out:
-            del out["enum"]
-        return out
+        return change({k: _bottom_up(v, change) for k, v in node.items()})
     if isinstance(node, list):
-        return [_open_enums(v) for v in node]
+        return [_bottom_up(v, change) for v in node]
     return node
+
+
+def _open_enum(out: dict[str, Any]) -> dict[str, Any]:
+    """Drop `enum` where `x-ms-enum.modelAsString` is true: such enums are extensible strings."""
+    xms = out.get("x-ms-enum")
+    if isinstance(xms, dict) and xms.get("modelAsString") and "enum" in out:
+        del out["enum"]
+    return out
+
+
+def _write_only_secret(out: dict[str, Any]) -> dict[str, Any]:
+    """ARM never returns an `x-ms-secret` property, so in a *response* it cannot be required."""
+    props = out.get("properties")
+    if isinstance(props, dict) and isinstance(out.get("required"), list):
+        secret = {name for name, p in props.items() if isinstance(p, dict) and p.get("x-ms-secret")}
+        out["required"] = [r for r in out["required"] if r not in secret]
+    return out
+
+
+def _nullable_one(out: dict[str, Any]) -> Any:
+    """`x-nullable: true` admits null (AutoRest clients accept it)."""
+    if out.get("x-nullable") is True:
+        inner = {k: v for k, v in out.items() if k != "x-nullable"}
+        return {"anyOf": [inner, {"type": "null"}]}
+    return out
+
+
+def _open_enums(node: Any) -> Any:
+    return _bottom_up(node, _open_enum)
 
 
 def _write_only_secrets(node: Any) -> Any:
-    """ARM never returns an `x-ms-secret` property, so in a *response* it cannot be required."""
-    if isinstance(node, dict):
-        out = {k: _write_only_secrets(v) for k, v in node.items()}
-        props = out.get("properties")
-        if isinstance(props, dict) and isinstance(out.get("required"), list):
-            secret = {name for name, p in props.items() if isinstance(p, dict) and p.get("x-ms-secret")}
-            out["required"] = [r for r in out["required"] if r not in secret]
-        return out
-    if isinstance(node, list):
-        return [_write_only_secrets(v) for v in node]
-    return node
+    return _bottom_up(node, _write_only_secret)
 
 
 def _nullable(node: Any) -> Any:
-    """`x-nullable: true` admits null (AutoRest clients accept it)."""
-    if isinstance(node, dict):
-        out = {k: _nullable(v) for k, v in node.items()}
-        if out.get("x-nullable") is True:
-            inner = {k: v for k, v in out.items() if k != "x-nullable"}
-            return {"anyOf": [inner, {"type": "null"}]}
-        return out
-    if isinstance(node, list):
-        return [_nullable(v) for v in node]
-    return node
+    return _bottom_up(node, _nullable_one)
 
 
 def _older_layout(path: Path) -> Path:
@@ -278,16 +284,21 @@ class SpecSet:
         return cls(files, Registry().with_resources(resources))
 
     @staticmethod
-    def _external_refs(node: Any) -> Iterator[str]:
+    def _refs(node: Any) -> Iterator[str]:
+        """Every `$ref` in a document."""
         if isinstance(node, dict):
             ref = node.get("$ref")
-            if isinstance(ref, str) and not ref.startswith("#"):
+            if isinstance(ref, str):
                 yield ref
             for v in node.values():
-                yield from SpecSet._external_refs(v)
+                yield from SpecSet._refs(v)
         elif isinstance(node, list):
             for v in node:
-                yield from SpecSet._external_refs(v)
+                yield from SpecSet._refs(v)
+
+    @staticmethod
+    def _external_refs(node: Any) -> Iterator[str]:
+        return (ref for ref in SpecSet._refs(node) if not ref.startswith("#"))
 
     @staticmethod
     def _aliases(
@@ -404,15 +415,7 @@ class SpecSet:
 
     @staticmethod
     def _local_refs(node: Any) -> Iterator[str]:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#"):
-                yield ref
-            for v in node.values():
-                yield from SpecSet._local_refs(v)
-        elif isinstance(node, list):
-            for v in node:
-                yield from SpecSet._local_refs(v)
+        return (ref for ref in SpecSet._refs(node) if ref.startswith("#"))
 
     @staticmethod
     def _example_refs(doc: dict[str, Any]) -> Iterator[str]:

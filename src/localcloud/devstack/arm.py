@@ -11,15 +11,12 @@ Clients (the product's Azure adapter, the SDKs, az) find it through `<state>/clo
 
 from __future__ import annotations
 
-import ssl
 import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from localcloud.devstack import process, stack
-from localcloud.devstack.base import Health, process_health
+from localcloud.devstack.base import Health, https_problem, process_health
 from localcloud.devstack.config import HOST, StackConfig
 from localcloud.devstack.pki import CertificateAuthority
 from localcloud.inventory import LOCAL_TENANT
@@ -54,14 +51,7 @@ def argv(cfg: StackConfig, cert: Path, key: Path, tokens: dict[str, Any]) -> lis
 
 def _healthy(ca_cert: str, url: str) -> str | None:
     """None when the metadata document answers over verified TLS, else why not."""
-    try:
-        resp = httpx.get(f"{url}/metadata/endpoints?api-version=2022-09-01",
-                         verify=ssl.create_default_context(cafile=ca_cert), timeout=2.0)  # fmt: skip
-    except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}"
-    if resp.status_code != 200:
-        return f"metadata/endpoints answered {resp.status_code}"
-    return None
+    return https_problem(f"{url}/metadata/endpoints?api-version=2022-09-01", ca_cert, "metadata/endpoints")
 
 
 class ArmService:

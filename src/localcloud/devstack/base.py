@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import httpx
 from pydantic import BaseModel
 
 from localcloud.devstack import process
@@ -35,3 +37,12 @@ def process_health(cfg: StackConfig, name: str, problem: Callable[[], str | None
         return Health(name=name, healthy=False, detail="process not running")
     found = problem()
     return Health(name=name, healthy=found is None, detail=found or detail)
+
+
+def https_problem(url: str, ca_cert: str, what: str) -> str | None:
+    """None when `url` answers 200 over TLS verified with `ca_cert`, else why not (`what` names the document)."""
+    try:
+        resp = httpx.get(url, verify=ssl.create_default_context(cafile=ca_cert), timeout=2.0)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None if resp.status_code == 200 else f"{what} answered {resp.status_code}"

@@ -20,20 +20,18 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
-import ssl
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from localcloud.devstack import process
-from localcloud.devstack.base import Health, process_health
+from localcloud.devstack.base import Health, https_problem, process_health
 from localcloud.devstack.config import HOST, StackConfig
 from localcloud.keyvault.protocol import DEFAULT_AUTHORITY, LOCAL_TENANT
 
@@ -197,14 +195,10 @@ def state_file(cfg: StackConfig) -> Path:
 
 def _healthy(ca_cert: str, urls: dict[str, str]) -> str | None:
     """None when every vault listener answers `/healthz` over verified TLS, else what failed."""
-    context = ssl.create_default_context(cafile=ca_cert)
     for name, url in urls.items():
-        try:
-            resp = httpx.get(url + "healthz", verify=context, timeout=2.0)
-        except httpx.HTTPError as exc:
-            return f"{name}: {type(exc).__name__}: {exc}"
-        if resp.status_code != 200:
-            return f"{name}: /healthz answered {resp.status_code}"
+        problem = https_problem(url + "healthz", ca_cert, "/healthz")
+        if problem:
+            return f"{name}: {problem}"
     return None
 
 
