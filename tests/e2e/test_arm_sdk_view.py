@@ -7,6 +7,7 @@ api-version, a stale If-Match)."""
 from __future__ import annotations
 
 import json
+import ssl
 import uuid
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,8 @@ def test_the_sdks_read_what_connections_did(cli: Cli, devstack: dict[str, Any], 
 
 def test_arm_errors_in_arms_words(cli: Cli, profile: dict[str, Any]) -> None:
     cluster = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.ContainerService/managedClusters/{CLUSTER}"
-    with httpx.Client(base_url=profile["armEndpoint"], verify=profile["caBundle"], timeout=30) as http:
+    tls = ssl.create_default_context(cafile=profile["caBundle"])
+    with httpx.Client(base_url=profile["armEndpoint"], verify=tls, timeout=30) as http:
         anonymous = http.get(cluster, params={"api-version": "2026-08-01"})
         assert anonymous.status_code == 401
         assert anonymous.json()["error"]["code"] == "AuthenticationFailed"

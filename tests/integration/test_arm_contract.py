@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -208,7 +209,8 @@ def test_specification_examples_replay(
     served = [op for op in specs.operations if op.api_version in ("2024-11-30", "2022-04-01", "2022-12-01")
               and not op.operation_id.startswith(("RoleDefinitions_", "Permissions_"))]
     replayed, problems = 0, []
-    with httpx.Client(base_url=profile["armEndpoint"], verify=profile["caBundle"], timeout=30,
+    tls = ssl.create_default_context(cafile=profile["caBundle"])
+    with httpx.Client(base_url=profile["armEndpoint"], verify=tls, timeout=30,
                       headers={"Authorization": f"Bearer {token}"}) as client:  # fmt: skip
         # an identity for the FIC and role-assignment examples to act on
         identity_url = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.ManagedIdentity/" \
