@@ -58,7 +58,13 @@ def _inprocess_engine(bs: bl.BenchStack) -> Engine | None:
     exec(compile(source, f"{BASELINE_REV}:src/localcloud/adapter.py", "exec"), module.__dict__)
     developer = json.loads((bs.cfg.state_dir / "developer.json").read_text())["objectId"]
     settings = bs.cfg.product_settings(ready_timeout=120.0)
-    cloud = module.LocalCloud(settings, principal=developer)
+    # its own copy of the inventory: the old adapter kept firewall records in another shape than ARM's
+    inventory = bs.cfg.state_dir / "baseline-inventory.json"
+    data = json.loads(bs.cfg.inventory.read_text())
+    for resource in data["resources"].values():
+        resource["properties"].pop("firewallRules", None)
+    inventory.write_text(json.dumps(data))
+    cloud = module.LocalCloud(settings, principal=developer, inventory_path=inventory)
     return Engines(settings, cloud_factory=lambda _principal: cloud).for_caller(None)
 
 

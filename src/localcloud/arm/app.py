@@ -170,6 +170,10 @@ def create_app(world: World, arm: Authenticator, graph_auth: Authenticator,
                                                headers, body, raw)
         except ArmError as exc:
             response = _error(exc)
+        except Exception as exc:  # a bug of ours: ARM's 500 envelope, the traceback in our log only
+            log.exception("%s %s failed", request.method, request.url.path)
+            response = _error(ArmError("InternalServerError", f"The local ARM endpoint failed ({type(exc).__name__}).",
+                                       status=500, remedy="See the arm log in the state directory's logs/."))
         log.info("%s %s -> %d", request.method, request.url.path, response.status_code)
         endpoint.world.remember(request.method, request.url.path, request.query_params.get("api-version", ""),
                                 response.status_code, json.loads(bytes(response.body)) if response.body else None)
