@@ -205,10 +205,22 @@ def logs() -> Iterator[_Capture]:
 
 
 @pytest.fixture(scope="module")
-def operator(operator_kubeconfig: Path, logs: _Capture) -> Iterator[OperatorThread]:
-    with OperatorThread(operator_kubeconfig, SYSTEM_NAMESPACE, heartbeat_seconds=1.0, resync_seconds=30.0) as op:
-        yield op
-    assert op.error is None, op.error
+def operator(operator_kubeconfig: Path, logs: _Capture, stack_config: StackConfig) -> Iterator[OperatorThread]:
+    """The operator under test, the only one in sc-system while this module runs: the session stack's own
+    operator process (which heartbeats the same Lease) is stopped meanwhile, and started again after."""
+    from localcloud.devstack import process, stack
+    from localcloud.devstack.operator import PROCESS_NAME
+
+    running = process.record(stack_config.state_dir, PROCESS_NAME)
+    if running is not None:
+        process.stop(stack_config.state_dir, running)
+    try:
+        with OperatorThread(operator_kubeconfig, SYSTEM_NAMESPACE, heartbeat_seconds=1.0, resync_seconds=30.0) as op:
+            yield op
+        assert op.error is None, op.error
+    finally:
+        if running is not None:
+            stack.up(stack_config, only=["operator"])
 
 
 @pytest.fixture()

@@ -7,7 +7,6 @@ so a recycled PID is never killed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pwd
@@ -138,7 +137,7 @@ def stop(state_dir: Path, rec: ProcessRecord, timeout: float = 10.0) -> bool:
             while is_alive(rec) and time.monotonic() < deadline + 5:
                 _reap(rec.pid)
                 time.sleep(0.05)
-    _reap(rec.pid)
+    _reap_fully(rec)
     (run_dir(state_dir) / f"{rec.name}.json").unlink(missing_ok=True)
     return was_alive
 
@@ -154,9 +153,23 @@ def _signal(rec: ProcessRecord, sig: signal.Signals) -> None:
         os.kill(rec.pid, sig)
 
 
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
+def _reap(pid: int) -> bool:
+    """Collect the exit status of our child `pid` if it has exited; False when it is not our child."""
+    try:
         os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False
+    return True
+
+
+def _reap_fully(rec: ProcessRecord, timeout: float = 5.0) -> None:
+    """A multi-threaded child's leader shows as a zombie while its other threads still exit, and cannot be reaped
+    until they have: keep reaping (bounded) until the process is gone, so no zombie of ours outlives `down`."""
+    deadline = time.monotonic() + timeout
+    while _start_ticks(rec.pid) == rec.start_ticks and time.monotonic() < deadline:
+        if not _reap(rec.pid):
+            return  # not our child: its parent reaps it
+        time.sleep(0.02)
 
 
 def wait_until(
