@@ -303,3 +303,21 @@ def test_every_generic_shape_reads_back_what_it_renders() -> None:
                 values["endpoint"] = "https://" + values["host"]
             document = render(own, values)
             assert {f.name: f.read(document) for f in own} == values, kind
+
+
+def test_unnamed_ip_lists_change_only_what_servicelinker_added() -> None:
+    """Storage and Key Vault IP rules carry no name: an IP someone else listed is never taken as ours, and
+    releasing removes only ours."""
+    from servicelinker.clouds.azure.firewalls import _merged
+
+    def value(rule: dict[str, str]) -> str:
+        return rule["ip"]
+
+    def make(ip: str) -> dict[str, str]:
+        return {"ip": ip}
+
+    theirs = [{"ip": "10.0.0.1"}]
+    rules, ours = _merged(theirs, value, make, set(), ["10.0.0.1", "10.0.0.2"], add=True)
+    assert rules == [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2"}] and ours == {"10.0.0.2"}
+    rules, ours = _merged(rules, value, make, ours, ["10.0.0.1", "10.0.0.2"], add=False)
+    assert rules == [{"ip": "10.0.0.1"}] and ours == set()

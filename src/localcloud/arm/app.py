@@ -39,9 +39,10 @@ from localcloud.arm.handlers import (
 from localcloud.arm.routing import Call, Reply, Route, path_exists_for_other_method, resolve
 from localcloud.arm.wire import error_body
 from localcloud.arm.world import World
+from localcloud.errors import authorization_failed
 from localcloud.inventory import Inventory
 from servicelinker.api.auth import Authenticator, AuthError, JwtAuthenticator
-from servicelinker.model.errors import ArmError, authorization_failed
+from servicelinker.model.errors import ArmError
 
 log = logging.getLogger("localcloud.arm")
 ROUTES: tuple[Route, ...] = (*platform.ROUTES, *authorization.ROUTES, *clusters.ROUTES, *identities.ROUTES,

@@ -6,6 +6,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from localcloud import errors
 from localcloud.arm.routing import Call, Reply
 from localcloud.arm.versions import versions_for
 from localcloud.arm.world import Operation
@@ -66,12 +67,10 @@ def check_api_version(call: Call, namespace: str, resource_type: str) -> None:
 
 
 def not_found(resource_id: str) -> ArmError:
+    """ARM's 404: for a resource its text naming the provider path (`localcloud.errors`), else a plain one."""
     rid = ResourceId.try_parse(resource_id)
     if rid is not None and rid.namespace is not None:
-        path = "/".join(rid.segments[[s.lower() for s in rid.segments].index("providers") + 1:])
-        return ArmError(ErrorCode.RESOURCE_NOT_FOUND, f"The Resource '{path}' under resource group "
-                        f"'{rid.resource_group or ''}' was not found. For more details please go to "
-                        "https://aka.ms/ARMResourceNotFoundFix", target=resource_id, status=404)  # fmt: skip
+        return errors.not_found(resource_id)
     return ArmError(ErrorCode.RESOURCE_NOT_FOUND, f"The resource '{resource_id}' was not found.", target=resource_id,
                     status=404)  # fmt: skip
 
@@ -89,7 +88,3 @@ def accepted(call: Call, op: Operation, body: Any = None, status: int = 202, loc
     headers = {"Azure-AsyncOperation": _operation_url(call, op, "azureAsyncOperation"),
                "Location": location or _operation_url(call, op, "operationResults"), "Retry-After": "0"}  # fmt: skip
     return Reply(status, body, headers)
-
-
-def resource_url(call: Call) -> str:
-    return f"{call.world.base_url}{call.path}?api-version={quote(call.api_version)}"

@@ -73,7 +73,7 @@ def list_for_scope(call: Call) -> dict[str, Any]:
     return page(out)
 
 
-def _validate(body: Any, scope: str) -> tuple[str, str, str]:
+def _validate(body: Any) -> tuple[str, str, str]:
     props = body.get("properties") if isinstance(body, dict) else None
     if not isinstance(props, dict):
         raise ArmError("InvalidRequestContent", "The request content was invalid and could not be deserialized: "
@@ -95,7 +95,7 @@ def create(call: Call) -> Reply:
     if not _GUID.match(name):
         raise ArmError("InvalidRoleAssignmentId", f"The role assignment ID '{name}' is not valid. The role assignment"
                        " ID must be a GUID.", target="roleAssignmentName", status=400)  # fmt: skip
-    role_id, principal, principal_type = _validate(call.body, scope)
+    role_id, principal, principal_type = _validate(call.body)
     role = authz.definition(role_id)
     assert role is not None
     assignment_id = f"{scope}{RA_SEGMENT}{name}"

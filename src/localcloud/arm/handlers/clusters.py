@@ -94,9 +94,12 @@ def render(res: Resource) -> dict[str, Any]:
 
 def _cluster(call: Call) -> Resource:
     check_api_version(call, "Microsoft.ContainerService", "managedClusters")
-    res = call.world.resource(call.resource_path.split("/listClusterUserCredential")[0])
+    p = call.params
+    cluster_id = (f"/subscriptions/{p['subscriptionId']}/resourceGroups/{p['resourceGroupName']}/providers/"
+                  f"{CLUSTER_TYPE}/{p['resourceName']}")  # fmt: skip
+    res = call.world.resource(cluster_id)
     if res is None or res.type.lower() != CLUSTER_TYPE.lower():
-        raise not_found(call.resource_path)
+        raise not_found(cluster_id)
     return res
 
 

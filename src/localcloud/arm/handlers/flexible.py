@@ -20,11 +20,18 @@ from localcloud import firewall
 from localcloud.arm.routing import Call, Reply, Route
 from localcloud.arm.wire import accepted, check_api_version, child_envelope, envelope, not_found, page
 from localcloud.errors import service_unavailable
-from localcloud.facts import _pg_admin
 from localcloud.inventory import Resource
 from servicelinker.model.errors import ArmError
 
 PORT_TAG, TLS_TAG, FIREWALL_TAG = "localcloud-port", "localcloud-tls", "localcloud-firewall"
+
+
+def _pg_admin(res: Resource) -> dict[str, Any]:
+    """Connection arguments for the server's admin (its password is the inventory's secret)."""
+    p = res.properties
+    return {"host": p["fullyQualifiedDomainName"], "port": p["port"], "user": p["administratorLogin"],
+            "password": res.secrets["administratorLoginPassword"], "dbname": "postgres", "connect_timeout": 5,
+            "sslmode": "prefer"}  # fmt: skip
 
 
 def _is_postgres(res: Resource) -> bool:
@@ -224,23 +231,8 @@ SERVER = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/pro
 RULE = SERVER + "/firewallRules/{firewallRuleName}"
 
 
-def _routes() -> tuple[Route, ...]:
-    out: list[Route] = []
-    for ns in ("Microsoft.DBforPostgreSQL", "Microsoft.DBforMySQL"):
-        def t(path: str, ns: str = ns) -> str:
-            return path.replace("{ns}", ns)
-
-        out += [Route("GET", t(SERVER), _bind(get_server, ns)),
-                Route("GET", t(SERVER + "/databases/{databaseName}"), _bind(get_database, ns)),
-                Route("GET", t(SERVER + "/databases"), _bind(list_databases, ns)),
-                Route("GET", t(SERVER + "/firewallRules"), _bind(list_rules, ns)),
-                Route("GET", t(RULE), _bind(get_rule, ns)),
-                Route("PUT", t(RULE), _bind(put_rule, ns)),
-                Route("DELETE", t(RULE), _bind(delete_rule, ns))]  # fmt: skip
-    return tuple(out)
-
-
 def _bind(handler: Any, ns: str) -> Any:
+    """`handler` for one of the two namespaces (the rest of the path is the same for both)."""
     def bound(call: Call) -> Any:
         call.params["ns"] = ns
         return handler(call)
@@ -249,4 +241,9 @@ def _bind(handler: Any, ns: str) -> Any:
     return bound
 
 
-ROUTES = _routes()
+OPERATIONS = (("GET", SERVER, get_server), ("GET", SERVER + "/databases/{databaseName}", get_database),
+              ("GET", SERVER + "/databases", list_databases), ("GET", SERVER + "/firewallRules", list_rules),
+              ("GET", RULE, get_rule), ("PUT", RULE, put_rule), ("DELETE", RULE, delete_rule))  # fmt: skip
+ROUTES = tuple(Route(method, template.replace("{ns}", ns), _bind(handler, ns))
+               for ns in ("Microsoft.DBforPostgreSQL", "Microsoft.DBforMySQL")
+               for method, template, handler in OPERATIONS)  # fmt: skip

@@ -104,8 +104,6 @@ def _key_action(call: Call) -> str:
     last = call.params["action"].rstrip("/").rsplit("/", 1)[-1]
     return f"{rid.resource_type}/{last}/action" if rid is not None else "Microsoft.Resources/action"
 
-
-GROUP = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers"
 ROUTES = (
     Route("GET", "/{resourceId}", get, action=_read_action),
     Route("POST", "/{resourceId}/{action}", key_action, action=_key_action),

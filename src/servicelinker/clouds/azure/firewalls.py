@@ -179,6 +179,18 @@ def _tagged(resource: Any, ips: set[str]) -> dict[str, str]:
     return tags
 
 
+def _merged(rules: list[Any], value_of: Callable[[Any], str], make: Callable[[str], Any], ours: set[str],
+            ips: list[str], add: bool) -> tuple[list[Any], set[str]]:  # fmt: skip
+    """An unnamed IP list after admitting (or releasing) `ips`, and the IPs that are ours: an IP already listed by
+    someone else is not ours, and only ours are ever removed."""
+    listed = {value_of(r) for r in rules}
+    if add:
+        new = [ip for ip in ips if ip not in listed]
+        return rules + [make(ip) for ip in new], ours | set(new)
+    gone = {ip for ip in ips if ip in ours}
+    return [r for r in rules if value_of(r) not in gone], ours - gone
+
+
 def _storage_change(clients: ArmClients, rid: ResourceId, ips: list[str], add: bool) -> None:
     from azure.mgmt.storage import models
 
@@ -189,17 +201,8 @@ def _storage_change(clients: ArmClients, rid: ResourceId, ips: list[str], add: b
         rules = account.network_rule_set
         if rules is None or wire_text(rules.default_action) != "Deny":
             return
-        listed = {r.ip_address_or_range for r in rules.ip_rules or []}
-        ours = _our_ips(account)
-        if add:
-            new = [ip for ip in ips if ip not in listed]
-            ours |= set(new)
-            kept = list(rules.ip_rules or []) + [models.IPRule(ip_address_or_range=ip) for ip in new]
-        else:
-            gone = {ip for ip in ips if ip in ours}
-            ours -= gone
-            kept = [r for r in rules.ip_rules or [] if r.ip_address_or_range not in gone]
-        rules.ip_rules = kept
+        rules.ip_rules, ours = _merged(list(rules.ip_rules or []), lambda r: r.ip_address_or_range,
+                                       lambda ip: models.IPRule(ip_address_or_range=ip), _our_ips(account), ips, add)
         properties = models.StorageAccountPropertiesUpdateParameters(network_rule_set=rules)
         update = models.StorageAccountUpdateParameters(tags=_tagged(account, ours), properties=properties)
         api.update(group, name, update)
@@ -228,16 +231,8 @@ def _vault_change(clients: ArmClients, rid: ResourceId, ips: list[str], add: boo
         acls = vault.properties.network_acls
         if acls is None or wire_text(acls.default_action) != "Deny":
             return
-        listed = {r.value for r in acls.ip_rules or []}
-        ours = _our_ips(vault)
-        if add:
-            new = [ip for ip in ips if ip not in listed]
-            ours |= set(new)
-            acls.ip_rules = list(acls.ip_rules or []) + [models.IPRule(value=ip) for ip in new]
-        else:
-            gone = {ip for ip in ips if ip in ours}
-            ours -= gone
-            acls.ip_rules = [r for r in acls.ip_rules or [] if r.value not in gone]
+        acls.ip_rules, ours = _merged(list(acls.ip_rules or []), lambda r: r.value, lambda ip: models.IPRule(value=ip),
+                                      _our_ips(vault), ips, add)
         api.update(group, name, models.VaultPatchParameters(tags=_tagged(vault, ours),
                                                             properties=models.VaultPatchProperties(network_acls=acls)))
 
