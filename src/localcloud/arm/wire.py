@@ -75,6 +75,19 @@ def not_found(resource_id: str) -> ArmError:
                     status=404)  # fmt: skip
 
 
+def tracked(call: Call, namespace: str, kind: str, name_param: str) -> Resource:
+    """The resource `/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/<namespace>/<kind>/
+    {<name_param>}` of the call, after its api-version is checked; ARM's 404 when absent or of another type."""
+    check_api_version(call, namespace, kind)
+    p = call.params
+    resource_id = (f"/subscriptions/{p['subscriptionId']}/resourceGroups/{p['resourceGroupName']}/providers/"
+                   f"{namespace}/{kind}/{p[name_param]}")  # fmt: skip
+    res = call.world.resource(resource_id)
+    if res is None or res.type.lower() != f"{namespace}/{kind}".lower():
+        raise not_found(resource_id)
+    return res
+
+
 def _operation_url(call: Call, op: Operation, kind: str) -> str:
     rid = ResourceId.try_parse(call.path)
     sub = rid.subscription if rid is not None else "00000000-0000-0000-0000-000000000000"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from localcloud.arm.routing import Call, Reply, Route
-from localcloud.arm.wire import check_api_version, envelope, not_found, page
+from localcloud.arm.wire import envelope, not_found, page, tracked
 from localcloud.inventory import Resource
 from servicelinker.model.errors import ArmError
 
@@ -18,14 +18,7 @@ FIREWALL_TAG = "localcloud-firewall"
 
 
 def _cache(call: Call) -> Resource:
-    check_api_version(call, "Microsoft.Cache", "redis")
-    p = call.params
-    rid = (f"/subscriptions/{p['subscriptionId']}/resourceGroups/{p['resourceGroupName']}/providers/{CACHE_TYPE}/"
-           f"{p['name']}")  # fmt: skip
-    res = call.world.resource(rid)
-    if res is None or res.type.lower() != CACHE_TYPE.lower():
-        raise not_found(rid)
-    return res
+    return tracked(call, "Microsoft.Cache", "redis", "name")
 
 
 def _databases(res: Resource) -> int | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from localcloud import identity as identities
 from localcloud.arm.routing import Call, Reply, Route
-from localcloud.arm.wire import accepted, check_api_version, envelope, not_found
+from localcloud.arm.wire import accepted, check_api_version, envelope, not_found, tracked
 from localcloud.arm.world import etag_of, now
 from localcloud.inventory import Resource
 from servicelinker.model.errors import ArmError
@@ -93,14 +93,7 @@ def render(res: Resource) -> dict[str, Any]:
 
 
 def _cluster(call: Call) -> Resource:
-    check_api_version(call, "Microsoft.ContainerService", "managedClusters")
-    p = call.params
-    cluster_id = (f"/subscriptions/{p['subscriptionId']}/resourceGroups/{p['resourceGroupName']}/providers/"
-                  f"{CLUSTER_TYPE}/{p['resourceName']}")  # fmt: skip
-    res = call.world.resource(cluster_id)
-    if res is None or res.type.lower() != CLUSTER_TYPE.lower():
-        raise not_found(cluster_id)
-    return res
+    return tracked(call, "Microsoft.ContainerService", "managedClusters", "resourceName")
 
 
 def get(call: Call) -> dict[str, Any]:

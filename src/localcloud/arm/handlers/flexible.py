@@ -18,7 +18,7 @@ from typing import Any
 
 from localcloud import firewall
 from localcloud.arm.routing import Call, Reply, Route
-from localcloud.arm.wire import accepted, check_api_version, child_envelope, envelope, not_found, page
+from localcloud.arm.wire import accepted, child_envelope, envelope, not_found, page, tracked
 from localcloud.errors import service_unavailable
 from localcloud.inventory import Resource
 from servicelinker.model.errors import ArmError
@@ -38,19 +38,8 @@ def _is_postgres(res: Resource) -> bool:
     return res.type.lower() == "microsoft.dbforpostgresql/flexibleservers"
 
 
-def _ns(res: Resource) -> str:
-    return res.type.split("/")[0]
-
-
 def _server(call: Call) -> Resource:
-    p = call.params
-    rid = (f"/subscriptions/{p['subscriptionId']}/resourceGroups/{p['resourceGroupName']}/providers/{p['ns']}/"
-           f"flexibleServers/{p['serverName']}")  # fmt: skip
-    res = call.world.resource(rid)
-    if res is None or not res.type.lower().endswith("/flexibleservers"):
-        raise not_found(rid)
-    check_api_version(call, _ns(res), "flexibleServers")
-    return res
+    return tracked(call, call.params["ns"], "flexibleServers", "serverName")
 
 
 def _hba(res: Resource) -> Path | None:

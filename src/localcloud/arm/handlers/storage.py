@@ -10,24 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from localcloud.arm.routing import Call, Route
-from localcloud.arm.wire import check_api_version, envelope, not_found
+from localcloud.arm.wire import envelope, tracked
 from localcloud.arm.world import now
 from localcloud.inventory import Resource
 
 FIREWALL_TAG = "localcloud-firewall"
 OAUTH_TAG = "localcloud-oauth-{service}-endpoint"
 OPEN = {"defaultAction": "Allow", "bypass": "AzureServices", "ipRules": [], "virtualNetworkRules": []}
-
-
-def _resource(call: Call, ns: str, kind: str, name_param: str) -> Resource:
-    check_api_version(call, ns, kind)
-    p = call.params
-    rid = (f"/subscriptions/{p['subscriptionId']}/resourceGroups/{p['resourceGroupName']}/providers/{ns}/{kind}/"
-           f"{p[name_param]}")  # fmt: skip
-    res = call.world.resource(rid)
-    if res is None or res.type.lower() != f"{ns}/{kind}".lower():
-        raise not_found(rid)
-    return res
 
 
 def _patch(call: Call, res: Resource, acls_at: tuple[str, ...]) -> None:
@@ -48,7 +37,7 @@ def _patch(call: Call, res: Resource, acls_at: tuple[str, ...]) -> None:
 
 
 def _account(call: Call) -> Resource:
-    return _resource(call, "Microsoft.Storage", "storageAccounts", "accountName")
+    return tracked(call, "Microsoft.Storage", "storageAccounts", "accountName")
 
 
 def _account_body(res: Resource) -> dict[str, Any]:
@@ -89,7 +78,7 @@ def list_account_keys(call: Call) -> dict[str, Any]:
 
 
 def _vault(call: Call) -> Resource:
-    return _resource(call, "Microsoft.KeyVault", "vaults", "vaultName")
+    return tracked(call, "Microsoft.KeyVault", "vaults", "vaultName")
 
 
 def _vault_body(call: Call, res: Resource) -> dict[str, Any]:
